@@ -1,0 +1,226 @@
+"""The write buffer: params, metrics and tags logged one at a time, written in batches.
+
+``log_metric`` must not cost a database round trip per call. Values are queued in memory
+and written in one transaction when the run ends, when the queue reaches
+``flush_size`` values, every ``flush_interval`` seconds (a background thread), before any
+read through the Client, and at interpreter exit. A failed write puts the values back in
+the queue, so nothing is lost. Param conflicts are checked at call time against what this
+process knows of the run (loaded from the store once per run).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from trackflow.exceptions import ConflictError, TrackflowError
+from trackflow.tracking.store.base import MetricRecord, Store
+
+__all__ = ["WriteBuffer", "flush_all_buffers"]
+
+logger = logging.getLogger("trackflow")
+_buffers: weakref.WeakSet[WriteBuffer] = weakref.WeakSet()
+
+
+class WriteBuffer:
+    """A per-store queue of pending writes, flushed in batches."""
+
+    def __init__(self, store: Store, *, flush_size: int = 5000, flush_interval: float = 2.0) -> None:
+        self.store = store
+        self.flush_size = flush_size
+        self.flush_interval = flush_interval
+        self._reset_state()
+        _buffers.add(self)
+
+    def _reset_state(self) -> None:
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._metrics: list[MetricRecord] = []
+        self._params: dict[str, dict[str, str]] = {}
+        self._tags: dict[str, dict[str, str]] = {}
+        self._known_params: dict[str, dict[str, str]] = {}
+        self._known_runs: set[str] = set()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    # ---- queueing -------------------------------------------------------------------
+
+    def add_metrics(self, records: list[MetricRecord]) -> None:
+        """Queue metric values (validated by the caller)."""
+        self._check_fork()
+        with self._lock:
+            self._metrics.extend(records)
+            pending = len(self._metrics)
+        self._ensure_thread()
+        if pending >= self.flush_size * 10:
+            self.flush()  # back-pressure: the writer thread is not keeping up
+        elif pending >= self.flush_size:
+            self._wake.set()
+
+    def add_metric(self, record: MetricRecord) -> None:
+        """Queue one metric value; the hot path of ``log_metric``."""
+        if self._pid != os.getpid():
+            self._check_fork()
+        with self._lock:
+            self._metrics.append(record)
+            pending = len(self._metrics)
+        if self._thread is None:
+            self._ensure_thread()
+        if pending >= self.flush_size:
+            if pending >= self.flush_size * 10:
+                self.flush()
+            else:
+                self._wake.set()
+
+    def add_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        """Queue params after checking them against what the run already has.
+
+        Raises ConflictError (queueing nothing) when a key has another value.
+        """
+        self._check_fork()
+        if run_id not in self._known_params:
+            with self.store.transaction(write=False) as tx:
+                stored = tx.read_params(run_id)
+            with self._lock:
+                self._known_params.setdefault(run_id, {}).update(stored)
+        with self._lock:
+            known = self._known_params[run_id]
+            conflicts = [(k, known[k], v) for k, v in params.items() if k in known and known[k] != v]
+            if conflicts:
+                from trackflow.tracking.store.params import conflict_error
+
+                raise conflict_error(run_id, conflicts)
+            new = {k: v for k, v in params.items() if k not in known}
+            known.update(new)
+            if new:
+                self._params.setdefault(run_id, {}).update(new)
+        self._ensure_thread()
+
+    def add_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Queue tags (last value wins)."""
+        self._check_fork()
+        with self._lock:
+            self._tags.setdefault(run_id, {}).update(tags)
+        self._ensure_thread()
+
+    def mark_new_run(self, run_id: str) -> None:
+        """A run created by this process has no params yet: skip the read on first log."""
+        with self._lock:
+            self._known_params.setdefault(run_id, {})
+            self._known_runs.add(run_id)
+
+    def is_known_run(self, run_id: str) -> bool:
+        """True when this process has seen ``run_id`` exist (checked once per run)."""
+        return run_id in self._known_runs
+
+    def remember_run(self, run_id: str) -> None:
+        """Record that ``run_id`` exists in the store."""
+        self._known_runs.add(run_id)
+
+    def remember_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        """Record params written directly (by log_batch) so later conflicts are caught."""
+        with self._lock:
+            if run_id in self._known_params:
+                self._known_params[run_id].update(params)
+
+    def forget_run(self, run_id: str) -> None:
+        """Drop the cached params of an ended run."""
+        with self._lock:
+            self._known_params.pop(run_id, None)
+
+    @property
+    def pending(self) -> int:
+        """How many values wait to be written."""
+        with self._lock:
+            return len(self._metrics) + sum(map(len, self._params.values())) + sum(map(len, self._tags.values()))
+
+    # ---- writing --------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write everything queued, in one transaction. Re-queues it if the write fails."""
+        self._check_fork()
+        with self._flush_lock:
+            with self._lock:
+                metrics, params, tags = self._metrics, self._params, self._tags
+                self._metrics, self._params, self._tags = [], {}, {}
+            if not (metrics or params or tags):
+                return
+            try:
+                self._write(metrics, params, tags)
+            except BaseException:
+                with self._lock:
+                    self._metrics[:0] = metrics
+                    for run_id, values in params.items():
+                        self._params[run_id] = {**values, **self._params.get(run_id, {})}
+                    for run_id, values in tags.items():
+                        self._tags[run_id] = {**values, **self._tags.get(run_id, {})}
+                raise
+
+    def _write(self, metrics: list[MetricRecord], params: dict[str, dict[str, str]], tags: dict[str, dict[str, str]]) -> None:
+        rejected: list[str] = []
+        with self.store.transaction() as tx:
+            for run_id, values in params.items():
+                try:
+                    tx.log_params(run_id, values)
+                except ConflictError as exc:
+                    # another process logged the key first: keep its value, report ours
+                    rejected.append(str(exc))
+                    stored = tx.read_params(run_id)
+                    tx.log_params(run_id, {k: v for k, v in values.items() if k not in stored})
+            for run_id, values in tags.items():
+                tx.set_tags(run_id, values)
+            tx.log_metrics(metrics)
+        for message in rejected:
+            logger.warning("trackflow: %s (the stored value was kept)", message)
+
+    # ---- background writer ------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._run, name="trackflow-writer", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            try:
+                self.flush()
+            except TrackflowError as exc:
+                logger.warning("trackflow: background write failed, will retry: %s", exc)
+            except Exception as exc:  # noqa: BLE001 - never kill the writer thread
+                logger.warning("trackflow: background write failed, will retry: %r", exc)
+
+    def _check_fork(self) -> None:
+        if self._pid != os.getpid():
+            # a forked child starts empty: the parent's queue is the parent's to write
+            self._reset_state()
+
+
+def flush_all_buffers() -> None:
+    """Write every buffer of this process (run at interpreter exit)."""
+    for buffer in list(_buffers):
+        try:
+            buffer.flush()
+        except Exception as exc:  # noqa: BLE001 - report, keep flushing the others
+            logger.error("trackflow: could not write %d queued values at exit: %s", buffer.pending, exc)
+
+
+def _reset_after_fork() -> None:
+    for buffer in list(_buffers):
+        buffer._reset_state()
+
+
+atexit.register(flush_all_buffers)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)

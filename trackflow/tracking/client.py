@@ -1,0 +1,252 @@
+"""The Client: the one programmatic entry to everything trackflow stores.
+
+Split by concern: runs and search here, logging in :mod:`.client_logging`, artifacts and
+datasets in :mod:`.client_artifacts`, lineage in :mod:`.lineage`. The Client owns the
+transactions; reads first write whatever this process has queued, so they see it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from trackflow.exceptions import InvalidInputError, NotFoundError
+from trackflow.settings import TrackflowSettings, get_settings
+from trackflow.tracking.client_artifacts import ArtifactsMixin
+from trackflow.tracking.client_logging import LoggingMixin
+from trackflow.tracking.entities import Experiment, Run, RunStatus, now_ms
+from trackflow.tracking.lineage import LineageMixin
+from trackflow.tracking.search import decode_page_token, encode_page_token, parse_filter, parse_order_by
+from trackflow.tracking.source import current_source
+from trackflow.tracking.stores import open_store
+from trackflow.tracking.validation import tag_value_to_str, validate_key, validate_name, validate_run_id
+
+__all__ = ["Client", "RunPage", "DEFAULT_EXPERIMENT"]
+
+DEFAULT_EXPERIMENT = "Default"
+MAX_RESULTS_LIMIT = 50_000
+
+
+class RunPage(list[Run]):
+    """A page of search results; ``token`` fetches the next page (None on the last)."""
+
+    token: str | None = None
+
+
+class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
+    """Read and write runs, metrics, artifacts, datasets, lineage and (``.registry``) models.
+
+    ``Client()`` uses ``TRACKFLOW_TRACKING_URI`` / ``TRACKFLOW_ARTIFACT_ROOT`` or the
+    embedded defaults under ``TRACKFLOW_HOME``.
+    """
+
+    def __init__(self, tracking_uri: str | None = None, *, artifact_root: str | None = None) -> None:
+        settings = get_settings()
+        self.settings: TrackflowSettings = settings
+        self.tracking_uri: str = tracking_uri or settings.tracking_uri  # type: ignore[assignment]
+        self.artifact_root: str = artifact_root or settings.artifact_root  # type: ignore[assignment]
+        handle = open_store(self.tracking_uri, settings)
+        self._store = handle.store
+        self._buffer = handle.buffer
+        self._artifact_store: Any = None
+        self._registry: Any = None
+
+    # ---- plumbing -------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write everything queued by this process now."""
+        self._buffer.flush()
+
+    @property
+    def registry(self) -> Any:
+        """The model registry on the same database (see :mod:`trackflow.registry`)."""
+        if self._registry is None:
+            from trackflow.registry.client import RegistryClient
+
+            self._registry = RegistryClient(self)
+        return self._registry
+
+    # ---- experiments ----------------------------------------------------------------
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        """The experiment called ``name``, created on first use."""
+        validate_name(name)
+        with self._store.transaction() as tx:
+            return tx.get_or_create_experiment(name)
+
+    def get_experiment_by_name(self, name: str) -> Experiment:
+        """The experiment called ``name``; NotFoundError if there is none."""
+        with self._store.transaction(write=False) as tx:
+            experiment = tx.read_experiment_by_name(name)
+            if experiment is None:
+                known = [e.name for e in tx.read_experiments()]
+        if experiment is None:
+            raise NotFoundError(f"No experiment named {name!r}. Known experiments: {', '.join(known) or 'none'}.")
+        return experiment
+
+    def list_experiments(self) -> list[Experiment]:
+        """All experiments, by name."""
+        with self._store.transaction(write=False) as tx:
+            return tx.read_experiments()
+
+    # ---- runs -----------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment: str = DEFAULT_EXPERIMENT,
+        *,
+        run_name: str | None = None,
+        parent_run_id: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        kind: str = "manual",
+        flow_run_id: str | None = None,
+        task_run_id: str | None = None,
+        prefect_name: str | None = None,
+    ) -> Run:
+        """Start a RUNNING run in ``experiment`` (created on first use)."""
+        validate_name(experiment)
+        if run_name is not None:
+            validate_name(run_name, "Run name")
+        parent = validate_run_id(parent_run_id) if parent_run_id is not None else None
+        clean_tags = {validate_key(k, "Tag key"): tag_value_to_str(k, v) for k, v in (tags or {}).items()}
+        source = current_source()
+        run_id = uuid.uuid4().hex
+        with self._store.transaction() as tx:
+            if parent is not None and not tx.read_runs([parent]):
+                raise NotFoundError(f"Parent run {parent} does not exist.")
+            exp = tx.get_or_create_experiment(experiment)
+            tx.create_run(
+                {
+                    "id": run_id,
+                    "experiment_id": exp.id,
+                    "name": run_name or f"run-{run_id[:8]}",
+                    "status": RunStatus.RUNNING.value,
+                    "kind": kind,
+                    "start_time": now_ms(),
+                    "end_time": None,
+                    "parent_run_id": parent,
+                    "error": None,
+                    "attempts": 1,
+                    "flow_run_id": flow_run_id,
+                    "task_run_id": task_run_id,
+                    "prefect_name": prefect_name,
+                    "source_commit": source.commit,
+                    "source_dirty": source.dirty,
+                    "entrypoint": source.entrypoint,
+                    "user": source.user,
+                    "host": source.host,
+                    "python_version": source.python_version,
+                    "package_versions": json.dumps(source.packages),
+                }
+            )
+            if clean_tags:
+                tx.set_tags(run_id, clean_tags)
+        self._buffer.mark_new_run(run_id)
+        return self.get_run(run_id)
+
+    def end_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, *, error: str | None = None) -> Run:
+        """End a run: write its queued values, then set its status and end time."""
+        run_id = validate_run_id(run_id)
+        final = _parse_status(status)
+        if final is RunStatus.RUNNING:
+            raise InvalidInputError("end_run needs a final status: FINISHED, FAILED, CRASHED or KILLED.")
+        self.update_run(run_id, status=final, error=error, end_time=now_ms())
+        self._buffer.forget_run(run_id)
+        return self.get_run(run_id)
+
+    def update_run(self, run_id: str, **values: Any) -> None:
+        """Change run attributes: status, error, end_time, attempts, name, task/flow run ids."""
+        allowed = {"status", "error", "end_time", "attempts", "name", "flow_run_id", "task_run_id", "prefect_name"}
+        unknown = set(values) - allowed
+        if unknown:
+            raise InvalidInputError(f"Cannot update run attribute(s) {sorted(unknown)}; allowed: {sorted(allowed)}.")
+        if "status" in values:
+            values["status"] = _parse_status(values["status"]).value
+        if values.get("name") is not None:
+            validate_name(values["name"], "Run name")
+        self._buffer.flush()
+        with self._store.transaction() as tx:
+            if not tx.update_run(validate_run_id(run_id), values):
+                raise NotFoundError(f"Run {run_id} does not exist.")
+
+    def get_run(self, run_id: str) -> Run:
+        """One run with its params, latest metrics and tags; NotFoundError if unknown."""
+        run_id = validate_run_id(run_id)
+        self._buffer.flush()
+        with self._store.transaction(write=False) as tx:
+            found = tx.read_runs([run_id])
+        if not found:
+            raise NotFoundError(f"Run {run_id} does not exist.", hint="List runs with `trackflow runs list`.")
+        return found[0]
+
+    def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
+        """Several runs by id, in the given order (unknown ids skipped)."""
+        self._buffer.flush()
+        with self._store.transaction(write=False) as tx:
+            return tx.read_runs([validate_run_id(r) for r in run_ids])
+
+    def get_run_by_prefect_id(self, prefect_id: str | uuid.UUID) -> Run:
+        """The run of a Prefect flow run or task run; NotFoundError if none."""
+        self._buffer.flush()
+        with self._store.transaction(write=False) as tx:
+            run = tx.read_run_by_prefect_id(str(prefect_id))
+        if run is None:
+            raise NotFoundError(f"No trackflow run for Prefect run {prefect_id}.")
+        return run
+
+    def get_child_runs(self, run_id: str) -> list[Run]:
+        """Runs nested under ``run_id`` (e.g. the task runs of a flow run), oldest first."""
+        self._buffer.flush()
+        with self._store.transaction(write=False) as tx:
+            return tx.read_runs(tx.read_child_run_ids(validate_run_id(run_id)))
+
+    def search_runs(
+        self,
+        experiments: str | Sequence[str] | None = None,
+        filter: str | None = None,  # noqa: A002 - MLflow's name
+        *,
+        order_by: Sequence[str] | str | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+        output: Literal["list", "pandas"] = "list",
+    ) -> Any:
+        """Search runs: ``filter`` over metrics./params./tags./attributes., ordered, paged.
+
+        Returns a :class:`RunPage` (a list of Run with ``.token`` for the next page) or,
+        with ``output="pandas"``, a DataFrame with one row per run.
+        """
+        if not isinstance(max_results, int) or not 0 < max_results <= MAX_RESULTS_LIMIT:
+            raise InvalidInputError(f"max_results must be between 1 and {MAX_RESULTS_LIMIT}, got {max_results!r}.")
+        if output not in ("list", "pandas"):
+            raise InvalidInputError(f"output must be 'list' or 'pandas', got {output!r}.")
+        expr = parse_filter(filter)
+        orders = parse_order_by([order_by] if isinstance(order_by, str) else list(order_by or []))
+        offset = decode_page_token(page_token) if page_token else 0
+        names = [experiments] if isinstance(experiments, str) else list(experiments or [])
+        self._buffer.flush()
+        with self._store.transaction(write=False) as tx:
+            experiment_ids: list[str] | None = None
+            if names:
+                found = [tx.read_experiment_by_name(n) for n in names]
+                experiment_ids = [e.id for e in found if e is not None]
+            ids = tx.search_run_ids(
+                experiment_ids=experiment_ids, filter_expr=expr, order_by=orders, limit=max_results + 1, offset=offset
+            )
+            runs = tx.read_runs(ids[:max_results])
+        page = RunPage(runs)
+        page.token = encode_page_token(offset + max_results) if len(ids) > max_results else None
+        if output == "pandas":
+            from trackflow.tracking.frames import runs_to_frame
+
+            return runs_to_frame(page)
+        return page
+
+
+def _parse_status(status: RunStatus | str) -> RunStatus:
+    try:
+        return status if isinstance(status, RunStatus) else RunStatus(str(status).upper())
+    except ValueError:
+        allowed = ", ".join(s.value for s in RunStatus)
+        raise InvalidInputError(f"Unknown run status {status!r}; use one of: {allowed}.") from None

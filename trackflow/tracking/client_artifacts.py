@@ -1,0 +1,208 @@
+"""Artifacts and datasets of runs (the file-handling half of the Client)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from trackflow.exceptions import IntegrityError, InvalidInputError, NotFoundError
+from trackflow.tracking.buffer import WriteBuffer
+from trackflow.tracking.entities import Artifact, Dataset, RunDataset, now_ms
+from trackflow.tracking.store.base import Store
+from trackflow.tracking.validation import validate_name, validate_run_id
+
+__all__ = ["ArtifactsMixin", "DATASET_ROLES"]
+
+DATASET_ROLES = ("input", "output")
+
+
+class ArtifactsMixin:
+    """Files a run stores (sha256, size, media type recorded) and datasets it uses."""
+
+    _store: Store
+    _buffer: WriteBuffer
+    artifact_root: str
+    _artifact_store: Any
+
+    def _known_run(self, run_id: str) -> str:  # provided by LoggingMixin
+        raise NotImplementedError
+
+    @property
+    def artifacts(self) -> Any:
+        """The :class:`~trackflow.tracking.artifacts.ArtifactStore` under ``artifact_root``."""
+        if self._artifact_store is None:
+            from trackflow.tracking.artifacts import ArtifactStore
+
+            self._artifact_store = ArtifactStore(self.artifact_root)
+        return self._artifact_store
+
+    # ---- writing --------------------------------------------------------------------
+
+    def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> list[Artifact]:
+        """Store a file or a folder under the run (in ``artifact_path`` when given).
+
+        A file keeps its name; a folder's files keep their layout under ``artifact_path``
+        (default: the folder's name). Paths are checked before anything is written.
+        """
+        from trackflow.tracking.artifacts import validate_artifact_path
+
+        run_id = self._known_run(run_id)
+        source = Path(local_path)
+        if not source.exists():
+            raise InvalidInputError(f"Cannot log artifact {str(local_path)!r}: no such file or folder.")
+        prefix = validate_artifact_path(artifact_path, allow_empty=True) if artifact_path else ""
+        if source.is_dir():
+            dest = prefix or validate_artifact_path(source.resolve().name)
+            plan = self.artifacts.plan_tree(source, f"{run_id}/{dest}")
+            if not plan:
+                raise InvalidInputError(f"Folder {str(local_path)!r} has no files to log.")
+            stored = self.artifacts.put_tree(source, f"{run_id}/{dest}")
+        else:
+            name = validate_artifact_path(source.name)
+            stored = [self.artifacts.put_file(source, f"{run_id}/{prefix + '/' if prefix else ''}{name}")]
+        return self._record(run_id, stored)
+
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> Artifact:
+        """Store a string as a UTF-8 file."""
+        if not isinstance(text, str):
+            raise InvalidInputError(f"log_text needs a string, got {type(text).__name__}.")
+        return self._log_bytes(run_id, text.encode("utf-8"), artifact_file)
+
+    def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> Artifact:
+        """Store a JSON-able value as JSON, or as YAML when the file ends in .yaml/.yml."""
+        try:
+            if artifact_file.endswith((".yaml", ".yml")):
+                data = yaml.safe_dump(dictionary, sort_keys=False).encode("utf-8")
+            else:
+                data = json.dumps(dictionary, indent=2, allow_nan=True).encode("utf-8")
+        except (TypeError, ValueError, yaml.YAMLError) as exc:
+            raise InvalidInputError(f"Cannot serialize the value for {artifact_file!r}: {exc}") from exc
+        return self._log_bytes(run_id, data, artifact_file)
+
+    def _log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> Artifact:
+        from trackflow.tracking.artifacts import validate_artifact_path
+
+        run_id = self._known_run(run_id)
+        path = validate_artifact_path(artifact_file)
+        return self._record(run_id, [self.artifacts.put_bytes(data, f"{run_id}/{path}")])[0]
+
+    def _record(self, run_id: str, stored: list[Any]) -> list[Artifact]:
+        created = now_ms()
+        rows = [
+            {
+                "run_id": run_id,
+                "path": item.path.split("/", 1)[1],
+                "uri": item.uri,
+                "sha256": item.sha256,
+                "size": item.size,
+                "media_type": item.media_type,
+                "created_at": created,
+            }
+            for item in stored
+        ]
+        try:
+            with self._store.transaction() as tx:
+                tx.record_artifacts(rows)
+                tx.create_edges(
+                    [
+                        {"source": f"run:{run_id}", "target": f"artifact:{r['uri']}", "relation": "produced",
+                         "run_id": run_id, "name": r["path"], "created_at": created}
+                        for r in rows
+                    ]
+                )
+        except BaseException:
+            for item in stored:
+                self.artifacts.delete(item.path)
+            raise
+        with self._store.transaction(write=False) as tx:
+            by_path = {a.path: a for a in tx.read_artifacts(run_id)}
+        return [by_path[r["path"]] for r in rows]
+
+    # ---- reading --------------------------------------------------------------------
+
+    def list_artifacts(self, run_id: str, path: str = "") -> list[Artifact]:
+        """Artifacts of a run at or under ``path``."""
+        run_id = validate_run_id(run_id)
+        with self._store.transaction(write=False) as tx:
+            return tx.read_artifacts(run_id, path.strip("/"))
+
+    def artifact_uri(self, run_id: str, path: str = "") -> str:
+        """Where a run's artifacts (or one of them) live."""
+        run_id = validate_run_id(run_id)
+        return self.artifacts.uri_for(f"{run_id}/{path}".rstrip("/"))
+
+    def read_artifact(self, run_id: str, path: str) -> bytes:
+        """The bytes of one artifact, checked against its recorded sha256."""
+        import hashlib
+
+        records = [a for a in self.list_artifacts(run_id, path) if a.path == path.strip("/")]
+        if not records:
+            raise NotFoundError(f"Run {run_id} has no artifact {path!r}.")
+        data = self.artifacts.read_bytes(f"{validate_run_id(run_id)}/{records[0].path}")
+        if hashlib.sha256(data).hexdigest() != records[0].sha256:
+            raise IntegrityError(f"Artifact {path!r} of run {run_id} does not match its recorded sha256.")
+        return data  # type: ignore[no-any-return]
+
+    def download_artifacts(self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None) -> Path:
+        """Copy a run's artifact file or folder ``path`` into ``dst_path`` (a temp dir by default)."""
+        import tempfile
+
+        run_id = validate_run_id(run_id)
+        if not self.list_artifacts(run_id, path):
+            raise NotFoundError(f"Run {run_id} has no artifact at {path!r}.")
+        destination = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="trackflow-"))
+        destination.mkdir(parents=True, exist_ok=True)
+        local = self.artifacts.download(f"{run_id}/{path.strip('/')}".rstrip("/"), destination)
+        # the store keeps <run_id>/ as the top folder: hand back the path the user asked for
+        return Path(local)  # type: ignore[arg-type]
+
+    # ---- datasets -------------------------------------------------------------------
+
+    def log_dataset(self, run_id: str, data: Any, name: str, *, role: str = "input", source: str | None = None) -> Dataset:
+        """Record a DataFrame, array, file or folder: fingerprint, schema, shape, profile.
+
+        The same content is one dataset record, linked to every run that used or made it.
+        """
+        from trackflow.tracking.fingerprint import fingerprint_dataset
+
+        run_id = self._known_run(run_id)
+        validate_name(name, "Dataset name")
+        if role not in DATASET_ROLES:
+            raise InvalidInputError(f"Dataset role must be 'input' or 'output', got {role!r}.")
+        fp = fingerprint_dataset(data, source=source)
+        return self._record_dataset(run_id, fp, name, role)
+
+    def _record_dataset(self, run_id: str, fp: Any, name: str, role: str) -> Dataset:
+        node = f"dataset:{fp.fingerprint}"
+        edge = (
+            {"source": node, "target": f"run:{run_id}", "relation": "input"}
+            if role == "input"
+            else {"source": f"run:{run_id}", "target": node, "relation": "output"}
+        )
+        with self._store.transaction() as tx:
+            dataset = tx.upsert_dataset(
+                fingerprint=fp.fingerprint, name=name, kind=fp.kind, schema=fp.schema, num_rows=fp.num_rows,
+                num_columns=fp.num_columns, profile=fp.profile, source=fp.source, size_bytes=fp.size_bytes,
+            )
+            tx.create_edges([{**edge, "run_id": run_id, "name": name, "created_at": now_ms()}])
+        return dataset  # type: ignore[no-any-return]
+
+    def get_datasets(self, run_id: str, *, role: str | None = None) -> list[RunDataset]:
+        """Datasets a run used (``input``) or produced (``output``), in logging order."""
+        run_id = validate_run_id(run_id)
+        node = f"run:{run_id}"
+        with self._store.transaction(write=False) as tx:
+            edges = [e for e in tx.read_edges([node], outgoing=False) if e.relation == "input"]
+            edges += [e for e in tx.read_edges([node], outgoing=True) if e.relation == "output"]
+            refs = [(e.source if e.relation == "input" else e.target, e) for e in edges]
+            found = tx.read_datasets_by_fingerprint([r.removeprefix("dataset:") for r, _ in refs if r.startswith("dataset:")])
+        result = [
+            RunDataset(dataset=found[ref.removeprefix("dataset:")], name=edge.name or "", role=edge.relation)
+            for ref, edge in sorted(refs, key=lambda item: item[1].created_at)
+            if ref.removeprefix("dataset:") in found
+        ]
+        return [r for r in result if role is None or r.role == role]

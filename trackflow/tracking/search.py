@@ -1,0 +1,476 @@
+"""The run search grammar: filter strings and order-by items -> a small typed AST.
+
+Pure Python (no SQLAlchemy); ``trackflow.tracking.store.search_sql`` compiles the AST to SQL.
+The syntax is MLflow's, plus ``or`` and parentheses::
+
+    metrics.loss < 0.2 and (params.max_depth = '5' or tags.team = 'growth')
+    attributes.status = 'FINISHED'    run_name LIKE 'base%'    start_time > '2024-01-01'
+    params.model IN ('rf', 'gbm')     tags.`my key` = 'x'      metrics."val loss" >= 1e-3
+
+* Entities: ``metrics.`` ``params.`` ``tags.`` ``attributes.`` (singulars and ``attr.`` /
+  ``run.`` accepted). A bare name without prefix must be an attribute (``status``...).
+* Keys: an unquoted key is everything after the first dot up to whitespace, an operator,
+  a parenthesis, a comma or a quote, so ``metrics.val.loss`` is the metric ``val.loss``.
+  Put keys with spaces or operator characters in backquotes or double quotes.
+* Operators: ``= != <> < <= > >= LIKE ILIKE IN NOT IN``; ``and`` binds tighter than ``or``.
+  Keywords are case-insensitive; keys and values are case-sensitive.
+* Values: ``'single'`` or ``"double"`` quoted strings (a doubled quote or a backslash
+  escapes the quote; ``\\\\`` is a backslash; other backslashes are kept), numbers
+  (``3``, ``-0.5``, ``1e-3``), and ``(v1, v2)`` lists after ``IN`` / ``NOT IN``.
+  Metrics compare with numbers, params and tags with quoted strings. ``start_time`` and
+  ``end_time`` take milliseconds since the epoch or an ISO-8601 string (naive = UTC).
+
+Every mistake raises :class:`~trackflow.exceptions.InvalidInputError` naming the
+offending token and its 0-based character position, with a caret line.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Sequence, Union
+
+from trackflow.exceptions import InvalidInputError
+
+__all__ = [
+    "ENTITIES",
+    "ATTRIBUTE_KEYS",
+    "RUN_STATUSES",
+    "Comparison",
+    "And",
+    "Or",
+    "Expr",
+    "OrderBy",
+    "parse_filter",
+    "parse_order_by",
+    "encode_page_token",
+    "decode_page_token",
+]
+
+Scalar = Union[str, float, int]
+Value = Union[str, float, int, tuple[Union[str, float, int], ...]]
+
+ENTITIES: tuple[str, ...] = ("metrics", "params", "tags", "attributes")
+"""Canonical entity names used in :class:`Comparison` and :class:`OrderBy`."""
+
+_ENTITY_ALIASES = {
+    "metrics": "metrics", "metric": "metrics",
+    "params": "params", "param": "params", "parameters": "params",
+    "tags": "tags", "tag": "tags",
+    "attributes": "attributes", "attribute": "attributes", "attr": "attributes",
+    "run": "attributes",
+}  # fmt: skip
+
+ATTRIBUTE_KEYS: tuple[str, ...] = (
+    "status", "run_name", "start_time", "end_time", "experiment", "run_id",
+    "parent_run_id", "kind", "flow_run_id", "task_run_id",
+)  # fmt: skip
+"""Canonical attribute keys a filter or an order-by may name."""
+
+_ATTRIBUTE_ALIASES = {key: key for key in ATTRIBUTE_KEYS} | {
+    "name": "run_name", "id": "run_id", "experiment_name": "experiment",
+}  # fmt: skip
+
+RUN_STATUSES: tuple[str, ...] = ("RUNNING", "FINISHED", "FAILED", "CRASHED", "KILLED")
+
+_TIME_KEYS = frozenset({"start_time", "end_time"})
+_NUMERIC_OPS = ("=", "!=", "<", "<=", ">", ">=")
+_STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
+_STATUS_OPS = ("=", "!=", "IN", "NOT IN")
+_KEYWORDS = frozenset({"and", "or", "not", "in", "like", "ilike", "asc", "desc"})
+_NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_INT_RE = re.compile(r"[+-]?\d+")
+_OP_RE = re.compile(r"<=|>=|<>|!=|==|<|>|=")
+_SPECIAL = set("()=,!<>'\"`")
+_MAX_DEPTH = 64
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_HINT = (
+    "Filters look like: metrics.loss < 0.2 and (params.model = 'rf' or tags.team = 'x'); "
+    "order-by items like: metrics.loss DESC."
+)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``<entity>.<key> <op> <value>``; ``entity`` is one of :data:`ENTITIES`.
+
+    ``op`` is one of ``= != < <= > >= LIKE ILIKE IN NOT IN``; ``value`` is a tuple for
+    ``IN`` / ``NOT IN``. Attribute keys are canonical (see :data:`ATTRIBUTE_KEYS`).
+    """
+
+    entity: str
+    key: str
+    op: str
+    value: Value
+
+
+@dataclass(frozen=True)
+class And:
+    """All of ``items`` hold."""
+
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    """At least one of ``items`` holds."""
+
+    items: tuple[Expr, ...]
+
+
+Expr = Union[Comparison, And, Or]
+
+
+@dataclass(frozen=True)
+class OrderBy:
+    """Sort by ``<entity>.<key>``; missing values and NaN metrics sort last either way."""
+
+    entity: str
+    key: str
+    ascending: bool = True
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # word | string | ident | op | lparen | rparen | comma | eof
+    value: str
+    pos: int
+    end: int
+    quote: str = ""
+
+
+def _fail(source: str, text: str, pos: int, head: str, detail: str) -> InvalidInputError:
+    shown = text.replace("\n", " ").replace("\t", " ").replace("\r", " ")
+    message = f'{head} at position {pos} in {source} "{text}": {detail}\n  {shown}\n  {" " * pos}^'
+    return InvalidInputError(message, hint=_HINT)
+
+
+def _tokenize(text: str, source: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif ch in "(),":
+            kind = {"(": "lparen", ")": "rparen", ",": "comma"}[ch]
+            tokens.append(_Token(kind, ch, i, i + 1))
+            i += 1
+        elif ch in "'\"`":
+            value, end = _read_quoted(text, i, source)
+            tokens.append(_Token("ident" if ch == "`" else "string", value, i, end, ch))
+            i = end
+        elif ch in "=!<>":
+            match = _OP_RE.match(text, i)
+            if match is None:
+                raise _fail(source, text, i, f"Unexpected character {ch!r}", "did you mean '!='?")
+            op = {"<>": "!=", "==": "="}.get(match.group(), match.group())
+            tokens.append(_Token("op", op, i, match.end()))
+            i = match.end()
+        else:
+            start = i
+            while i < n and not text[i].isspace() and text[i] not in _SPECIAL:
+                i += 1
+            tokens.append(_Token("word", text[start:i], start, i))
+    tokens.append(_Token("eof", "", n, n))
+    return tokens
+
+
+def _read_quoted(text: str, start: int, source: str) -> tuple[str, int]:
+    quote, out, i = text[start], [], start + 1
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and quote != "`" and i + 1 < len(text) and text[i + 1] in (quote, "\\"):
+            out.append(text[i + 1])
+            i += 2
+        elif ch == quote:
+            if i + 1 < len(text) and text[i + 1] == quote:
+                out.append(quote)
+                i += 2
+            else:
+                return "".join(out), i + 1
+        else:
+            out.append(ch)
+            i += 1
+    raise _fail(source, text, start, f"Unterminated string starting with {quote}",
+                f"close it with a matching {quote}")  # fmt: skip
+
+
+def _describe(token: _Token) -> str:
+    return "end of input" if token.kind == "eof" else f"token {token.value!r}"
+
+
+class _Parser:
+    def __init__(self, text: str, source: str) -> None:
+        self.text = text
+        self.source = source
+        self.tokens = _tokenize(text, source)
+        self.index = 0
+
+    def peek(self) -> _Token:
+        return self.tokens[self.index]
+
+    def advance(self) -> _Token:
+        token = self.tokens[self.index]
+        if token.kind != "eof":
+            self.index += 1
+        return token
+
+    def error(self, token: _Token, detail: str, head: str | None = None) -> InvalidInputError:
+        head = head or f"Unexpected {_describe(token)}"
+        return _fail(self.source, self.text, token.pos, head, detail)
+
+    def at_keyword(self, *words: str) -> bool:
+        token = self.peek()
+        return token.kind == "word" and token.value.lower() in words
+
+    # -- grammar ------------------------------------------------------------------
+    def parse_or(self, depth: int) -> Expr:
+        items = [self.parse_and(depth)]
+        while self.at_keyword("or"):
+            self.advance()
+            items.append(self.parse_and(depth))
+        return items[0] if len(items) == 1 else Or(_flatten(items, Or))
+
+    def parse_and(self, depth: int) -> Expr:
+        items = [self.parse_primary(depth)]
+        while self.at_keyword("and"):
+            self.advance()
+            items.append(self.parse_primary(depth))
+        return items[0] if len(items) == 1 else And(_flatten(items, And))
+
+    def parse_primary(self, depth: int) -> Expr:
+        token = self.peek()
+        if token.kind != "lparen":
+            return self.parse_comparison()
+        if depth >= _MAX_DEPTH:
+            raise self.error(token, f"parentheses nest deeper than {_MAX_DEPTH} levels")
+        self.advance()
+        inner = self.parse_or(depth + 1)
+        closing = self.peek()
+        if closing.kind != "rparen":
+            detail = f"expected and/or or ')' to close the '(' at position {token.pos}"
+            raise self.error(closing, detail)
+        self.advance()
+        return inner
+
+    def parse_identifier(self) -> tuple[str, str, _Token]:
+        token = self.advance()
+        if token.kind in ("ident", "string"):
+            example = f"metrics.{token.quote}{token.value}{token.quote}"
+            raise self.error(token, f"a quoted key needs an entity prefix, e.g. {example}")
+        if token.kind != "word" or token.value.lower() in _KEYWORDS:
+            raise self.error(token, "expected a key such as metrics.loss, params.lr or status")
+        prefix, dot, key = token.value.partition(".")
+        if not dot:
+            attribute = _ATTRIBUTE_ALIASES.get(token.value.lower())
+            if attribute is None:
+                detail = (
+                    f"a name without prefix must be an attribute ({', '.join(ATTRIBUTE_KEYS)});"
+                    " use metrics., params. or tags. for anything else"
+                )
+                raise self.error(token, detail, head=f"Unknown attribute {token.value!r}")
+            return "attributes", attribute, token
+        entity = _ENTITY_ALIASES.get(prefix.lower())
+        if entity is None:
+            detail = "expected one of metrics., params., tags., attributes."
+            raise self.error(token, detail, head=f"Unknown entity {prefix!r}")
+        if not key:
+            quoted = self.peek()
+            adjacent = quoted.pos == token.end and quoted.kind in ("ident", "string")
+            if not adjacent or quoted.quote == "'":
+                detail = "quote keys with spaces in backquotes or double quotes: metrics.`my key`"
+                raise self.error(token, detail, head=f"Missing key after {token.value!r}")
+            self.advance()
+            key = quoted.value
+            if not key:
+                raise self.error(quoted, "a key cannot be empty", head="Empty key")
+        if entity == "attributes":
+            attribute = _ATTRIBUTE_ALIASES.get(key.lower())
+            if attribute is None:
+                detail = f"expected one of {', '.join(ATTRIBUTE_KEYS)}"
+                raise self.error(token, detail, head=f"Unknown attribute {key!r}")
+            key = attribute
+        return entity, key, token
+
+    def parse_operator(self) -> tuple[str, _Token]:
+        token = self.advance()
+        if token.kind == "op":
+            return token.value, token
+        if token.kind == "word" and token.value.lower() in ("like", "ilike", "in"):
+            return token.value.upper(), token
+        if token.kind == "word" and token.value.lower() == "not":
+            following = self.advance()
+            if following.kind == "word" and following.value.lower() == "in":
+                return "NOT IN", token
+            raise self.error(following, "expected IN after NOT")
+        detail = "expected an operator: =, !=, <>, <, <=, >, >=, LIKE, ILIKE, IN, NOT IN"
+        raise self.error(token, detail)
+
+    def parse_scalar(self) -> tuple[Scalar, _Token]:
+        token = self.advance()
+        if token.kind == "string":
+            return token.value, token
+        if token.kind == "word" and _NUMBER_RE.fullmatch(token.value):
+            number = int(token.value) if _INT_RE.fullmatch(token.value) else float(token.value)
+            return number, token
+        if token.kind == "ident":
+            raise self.error(token, "backquotes are for keys; quote values with ' or \"")
+        raise self.error(token, "expected a value: a quoted string or a number")
+
+    def parse_comparison(self) -> Comparison:
+        entity, key, _ = self.parse_identifier()
+        op, op_token = self.parse_operator()
+        self.check_operator(entity, key, op, op_token)
+        if op not in ("IN", "NOT IN"):
+            value, token = self.parse_scalar()
+            return Comparison(entity, key, op, self.check_value(entity, key, value, token))
+        opening = self.advance()
+        if opening.kind != "lparen":
+            raise self.error(opening, f"expected '(' after {op}, e.g. {op} ('a', 'b')")
+        values = [self.parse_scalar()]
+        while self.peek().kind == "comma":
+            self.advance()
+            values.append(self.parse_scalar())
+        closing = self.advance()
+        if closing.kind != "rparen":
+            raise self.error(closing, f"expected ',' or ')' in the {op} list")
+        checked = tuple(self.check_value(entity, key, v, t) for v, t in values)
+        return Comparison(entity, key, op, checked)
+
+    def check_operator(self, entity: str, key: str, op: str, token: _Token) -> None:
+        if _is_numeric(entity, key):
+            allowed = _NUMERIC_OPS
+        elif entity == "attributes" and key == "status":
+            allowed = _STATUS_OPS
+        else:
+            allowed = _STRING_OPS
+        if op not in allowed:
+            name = f"{entity}.{key}"
+            head = f"Operator {op} is not supported for {name}"
+            raise self.error(token, f"{name} supports {', '.join(allowed)}", head=head)
+
+    def check_value(self, entity: str, key: str, value: Scalar, token: _Token) -> Scalar:
+        name = f"{entity}.{key}"
+        if not _is_numeric(entity, key):
+            if not isinstance(value, str):
+                detail = f"{name} is compared as a string; quote it: '{token.value}'"
+                raise self.error(token, detail, head=f"Unquoted value {token.value}")
+            if entity == "attributes" and key == "status":
+                if value.upper() not in RUN_STATUSES:
+                    detail = f"status must be one of {', '.join(RUN_STATUSES)}"
+                    raise self.error(token, detail, head=f"Unknown status {value!r}")
+                return value.upper()
+            return value
+        if isinstance(value, str):
+            if entity == "attributes":
+                millis = _iso_to_ms(value)
+                if millis is None:
+                    detail = f"{name} takes epoch milliseconds or ISO-8601 like '2024-05-01T12:00Z'"
+                    raise self.error(token, detail, head=f"Invalid datetime {value!r}")
+                return millis
+            detail = f"{name} is compared with numbers; write it unquoted, e.g. {name} < 0.5"
+            raise self.error(token, detail, head=f"String value {value!r}")
+        if entity == "attributes" and isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+
+
+def _is_numeric(entity: str, key: str) -> bool:
+    return entity == "metrics" or (entity == "attributes" and key in _TIME_KEYS)
+
+
+def _flatten(items: list[Expr], kind: type[And] | type[Or]) -> tuple[Expr, ...]:
+    flat: list[Expr] = []
+    for item in items:
+        flat.extend(item.items if isinstance(item, kind) else (item,))
+    return tuple(flat)
+
+
+def _iso_to_ms(text: str) -> int | None:
+    candidate = text.strip()
+    if candidate[-1:] in ("Z", "z"):
+        candidate = candidate[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(candidate)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+def parse_filter(text: str | None) -> Expr | None:
+    """Parse a run filter string into an :data:`Expr`; ``None`` / blank means no filter.
+
+    Raises :class:`InvalidInputError` naming the bad token and its position.
+    """
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        message = f"A filter must be a string, not {type(text).__name__}."
+        raise InvalidInputError(message, hint=_HINT)
+    if not text.strip():
+        return None
+    parser = _Parser(text, "filter")
+    expr = parser.parse_or(0)
+    token = parser.peek()
+    if token.kind == "rparen":
+        raise parser.error(token, "there is no '(' to close", head="Unmatched ')'")
+    if token.kind != "eof":
+        raise parser.error(token, "expected and/or")
+    return expr
+
+
+def parse_order_by(items: Sequence[str] | str | None) -> tuple[OrderBy, ...]:
+    """Parse order-by items such as ``"metrics.loss DESC"`` or ``"start_time"`` (ASC default).
+
+    A single string is treated as one item. Raises :class:`InvalidInputError`.
+    """
+    if items is None:
+        return ()
+    if isinstance(items, str):
+        items = [items]
+    result: list[OrderBy] = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            message = f"Invalid order_by item {item!r}: expected e.g. 'metrics.loss DESC'."
+            raise InvalidInputError(message, hint=_HINT)
+        parser = _Parser(item, "order_by item")
+        entity, key, _ = parser.parse_identifier()
+        ascending = True
+        if parser.at_keyword("asc", "desc"):
+            ascending = parser.advance().value.lower() == "asc"
+        token = parser.peek()
+        if token.kind != "eof":
+            raise parser.error(token, "expected ASC, DESC or the end of the item")
+        result.append(OrderBy(entity, key, ascending))
+    return tuple(result)
+
+
+def encode_page_token(offset: int) -> str:
+    """Encode a result offset as an opaque page token (base64 of ``{"offset": n}``)."""
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidInputError(f"A page offset must be a non-negative integer, not {offset!r}.")
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode("utf-8")).decode("ascii")
+
+
+def decode_page_token(token: str) -> int:
+    """Decode a token made by :func:`encode_page_token`; a tampered token is rejected."""
+    try:
+        raw = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True)
+        data = json.loads(raw.decode("utf-8"))
+    except (AttributeError, UnicodeError, binascii.Error, ValueError):
+        data = None
+    offset = data.get("offset") if isinstance(data, dict) and set(data) == {"offset"} else None
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        shown = token if isinstance(token, str) and len(token) <= 80 else f"{str(token)[:77]}..."
+        raise InvalidInputError(
+            f"Invalid page token {shown!r}.",
+            hint="Pass the next_page_token returned by the previous search unchanged.",
+        )
+    return offset

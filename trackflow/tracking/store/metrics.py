@@ -1,0 +1,80 @@
+"""Metrics: the full history, and the latest value per key for search."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from trackflow.tracking.entities import Metric
+from trackflow.tracking.store.convert import to_metric
+from trackflow.tracking.store.orm import LatestMetricRow, MetricRow
+from trackflow.tracking.store.sql import dialect_insert
+
+__all__ = ["MetricRecord", "log_metrics", "read_metric_history"]
+
+MetricRecord = tuple[str, str, float, int, int]
+"""(run_id, key, value, step, timestamp in ms) — validated by the caller."""
+
+
+def _encode(value: float) -> tuple[float | None, bool]:
+    return (None, True) if math.isnan(value) else (value, False)
+
+
+def log_metrics(session: Session, records: Sequence[MetricRecord]) -> None:
+    """Append metric values and move each key's latest value forward.
+
+    "Latest" is the value with the highest step, then the newest timestamp (as MLflow).
+    """
+    if not records:
+        return
+    rows = []
+    latest: dict[tuple[str, str], MetricRecord] = {}
+    for record in records:
+        run_id, key, value, step, timestamp = record
+        stored, is_nan = _encode(value)
+        rows.append(
+            {"run_id": run_id, "key": key, "value": stored, "is_nan": is_nan, "step": step, "timestamp": timestamp}
+        )
+        current = latest.get((run_id, key))
+        if current is None or (step, timestamp) >= (current[3], current[4]):
+            latest[(run_id, key)] = record
+    session.execute(MetricRow.__table__.insert(), rows)
+    _upsert_latest(session, list(latest.values()))
+
+
+def _upsert_latest(session: Session, records: list[MetricRecord]) -> None:
+    statement = dialect_insert(session, LatestMetricRow)
+    newer = or_(
+        statement.excluded.step > LatestMetricRow.step,
+        (statement.excluded.step == LatestMetricRow.step) & (statement.excluded.timestamp >= LatestMetricRow.timestamp),
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=["run_id", "key"],
+        set_={
+            "value": statement.excluded.value,
+            "is_nan": statement.excluded.is_nan,
+            "step": statement.excluded.step,
+            "timestamp": statement.excluded.timestamp,
+        },
+        where=newer,
+    )
+    rows = []
+    for run_id, key, value, step, timestamp in records:
+        stored, is_nan = _encode(value)
+        rows.append(
+            {"run_id": run_id, "key": key, "value": stored, "is_nan": is_nan, "step": step, "timestamp": timestamp}
+        )
+    session.execute(statement, rows)
+
+
+def read_metric_history(session: Session, run_id: str, key: str) -> list[Metric]:
+    """Every value of one metric of one run, by step then time."""
+    statement = (
+        select(MetricRow)
+        .where(MetricRow.run_id == run_id, MetricRow.key == key)
+        .order_by(MetricRow.step, MetricRow.timestamp, MetricRow.id)
+    )
+    return [to_metric(row) for row in session.scalars(statement)]

@@ -1,0 +1,103 @@
+"""Runs: create, update, read (with their params, latest metrics and tags)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from trackflow.tracking.entities import Run
+from trackflow.tracking.store.convert import metric_value, to_run
+from trackflow.tracking.store.orm import (
+    ExperimentRow,
+    LatestMetricRow,
+    ParamRow,
+    RunRow,
+    TagRow,
+)
+from trackflow.tracking.store.sql import chunks
+
+__all__ = ["create_run", "update_run", "read_run", "read_runs", "read_run_by_prefect_id", "read_child_run_ids"]
+
+
+def create_run(session: Session, values: dict[str, Any]) -> None:
+    """Insert a run row from column values (the caller validated them)."""
+    session.execute(RunRow.__table__.insert(), [values])
+
+
+def update_run(session: Session, run_id: str, values: dict[str, Any]) -> bool:
+    """Update columns of one run; False when it does not exist."""
+    result = session.execute(update(RunRow).where(RunRow.id == run_id).values(**values))
+    return bool(result.rowcount)
+
+
+def read_run(session: Session, run_id: str) -> Run | None:
+    """One run with its data, or None."""
+    runs = read_runs(session, [run_id])
+    return runs[0] if runs else None
+
+
+def read_runs(session: Session, run_ids: Sequence[str]) -> list[Run]:
+    """Runs in the order of ``run_ids`` (missing ids are skipped), with their data."""
+    if not run_ids:
+        return []
+    rows: dict[str, RunRow] = {}
+    names: dict[str, str] = {}
+    params: dict[str, dict[str, str]] = defaultdict(dict)
+    metrics: dict[str, dict[str, float]] = defaultdict(dict)
+    tags: dict[str, dict[str, str]] = defaultdict(dict)
+    for part in chunks(list(dict.fromkeys(run_ids))):
+        statement = (
+            select(RunRow, ExperimentRow.name)
+            .join(ExperimentRow, ExperimentRow.id == RunRow.experiment_id)
+            .where(RunRow.id.in_(part))
+        )
+        for row, experiment_name in session.execute(statement):
+            rows[row.id] = row
+            names[row.id] = experiment_name
+        for run_id, key, value in session.execute(
+            select(ParamRow.run_id, ParamRow.key, ParamRow.value).where(ParamRow.run_id.in_(part))
+        ):
+            params[run_id][key] = value
+        for run_id, key, value, is_nan in session.execute(
+            select(LatestMetricRow.run_id, LatestMetricRow.key, LatestMetricRow.value, LatestMetricRow.is_nan).where(
+                LatestMetricRow.run_id.in_(part)
+            )
+        ):
+            metrics[run_id][key] = metric_value(value, is_nan)
+        for run_id, key, value in session.execute(
+            select(TagRow.run_id, TagRow.key, TagRow.value).where(TagRow.run_id.in_(part))
+        ):
+            tags[run_id][key] = value
+    return [
+        to_run(
+            rows[run_id],
+            experiment_name=names[run_id],
+            params=dict(sorted(params[run_id].items())),
+            metrics=dict(sorted(metrics[run_id].items())),
+            tags=dict(sorted(tags[run_id].items())),
+        )
+        for run_id in run_ids
+        if run_id in rows
+    ]
+
+
+def read_run_by_prefect_id(session: Session, prefect_id: str) -> Run | None:
+    """The run bound to a Prefect flow-run or task-run id (task runs win), or None."""
+    statement = (
+        select(RunRow.id)
+        .where(or_(RunRow.task_run_id == prefect_id, (RunRow.flow_run_id == prefect_id) & (RunRow.kind == "flow")))
+        .order_by(RunRow.start_time.desc())
+        .limit(1)
+    )
+    run_id = session.scalars(statement).first()
+    return read_run(session, run_id) if run_id else None
+
+
+def read_child_run_ids(session: Session, parent_run_id: str) -> list[str]:
+    """Ids of the runs nested under ``parent_run_id``, oldest first."""
+    statement = select(RunRow.id).where(RunRow.parent_run_id == parent_run_id).order_by(RunRow.start_time, RunRow.id)
+    return list(session.scalars(statement))

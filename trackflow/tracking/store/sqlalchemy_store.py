@@ -1,0 +1,159 @@
+"""The SQLAlchemy implementation of the store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+
+from trackflow.exceptions import TrackflowError
+from trackflow.tracking.entities import Artifact, Dataset, Experiment, LineageEdge, Metric, Note, Run
+from trackflow.tracking.search import Expr, OrderBy
+from trackflow.tracking.store import (
+    artifacts,
+    datasets,
+    experiments,
+    lineage,
+    metrics,
+    notes,
+    params,
+    runs,
+    tags,
+)
+from trackflow.tracking.store.base import MetricRecord, Store, TrackingTransaction
+from trackflow.tracking.store.db import create_tracking_engine, describe_error, write_engine
+from trackflow.tracking.store.migrate import ensure_schema
+from trackflow.tracking.store.search_sql import build_search_statement
+
+__all__ = ["SqlAlchemyStore", "SqlTrackingTransaction"]
+
+
+class SqlTrackingTransaction(TrackingTransaction):
+    """Tracking operations over one SQLAlchemy session; flushes, never commits."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        return experiments.get_or_create_experiment(self.session, name)
+
+    def read_experiment_by_name(self, name: str) -> Experiment | None:
+        return experiments.read_experiment_by_name(self.session, name)
+
+    def read_experiments(self) -> list[Experiment]:
+        return experiments.read_experiments(self.session)
+
+    def create_run(self, values: Mapping[str, Any]) -> None:
+        runs.create_run(self.session, dict(values))
+
+    def update_run(self, run_id: str, values: Mapping[str, Any]) -> bool:
+        return runs.update_run(self.session, run_id, dict(values))
+
+    def read_runs(self, run_ids: Sequence[str]) -> list[Run]:
+        return runs.read_runs(self.session, run_ids)
+
+    def read_run_by_prefect_id(self, prefect_id: str) -> Run | None:
+        return runs.read_run_by_prefect_id(self.session, prefect_id)
+
+    def read_child_run_ids(self, parent_run_id: str) -> list[str]:
+        return runs.read_child_run_ids(self.session, parent_run_id)
+
+    def search_run_ids(
+        self,
+        *,
+        experiment_ids: Sequence[str] | None,
+        filter_expr: Expr | None,
+        order_by: Sequence[OrderBy],
+        limit: int,
+        offset: int,
+    ) -> list[str]:
+        statement = build_search_statement(
+            experiment_ids=experiment_ids, filter_expr=filter_expr, order_by=order_by, limit=limit, offset=offset
+        )
+        return list(self.session.scalars(statement))
+
+    def log_params(self, run_id: str, values: Mapping[str, str]) -> None:
+        params.log_params(self.session, run_id, values)
+
+    def read_params(self, run_id: str, keys: list[str] | None = None) -> dict[str, str]:
+        return params.read_params(self.session, run_id, keys)
+
+    def log_metrics(self, records: Sequence[MetricRecord]) -> None:
+        metrics.log_metrics(self.session, records)
+
+    def read_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        return metrics.read_metric_history(self.session, run_id, key)
+
+    def set_tags(self, run_id: str, values: Mapping[str, str]) -> None:
+        tags.set_tags(self.session, run_id, values)
+
+    def delete_tag(self, run_id: str, key: str) -> bool:
+        return tags.delete_tag(self.session, run_id, key)
+
+    def create_note(self, run_id: str, kind: str, text: str) -> Note:
+        return notes.create_note(self.session, run_id, kind, text)
+
+    def read_notes(self, run_id: str, kind: str | None = None) -> list[Note]:
+        return notes.read_notes(self.session, run_id, kind)
+
+    def record_artifacts(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        artifacts.record_artifacts(self.session, [dict(r) for r in rows])
+
+    def read_artifacts(self, run_id: str, prefix: str = "") -> list[Artifact]:
+        return artifacts.read_artifacts(self.session, run_id, prefix)
+
+    def upsert_dataset(self, **fields: Any) -> Dataset:
+        return datasets.upsert_dataset(self.session, **fields)
+
+    def read_datasets_by_fingerprint(self, fingerprints: list[str]) -> dict[str, Dataset]:
+        return datasets.read_datasets_by_fingerprint(self.session, fingerprints)
+
+    def create_edges(self, edges: Sequence[Mapping[str, Any]]) -> None:
+        lineage.create_edges(self.session, [dict(e) for e in edges])
+
+    def read_edges(self, nodes: Sequence[str], *, outgoing: bool) -> list[LineageEdge]:
+        return lineage.read_edges(self.session, nodes, outgoing=outgoing)
+
+
+class SqlAlchemyStore(Store):
+    """A store on any SQLAlchemy URL trackflow supports (SQLite, PostgreSQL).
+
+    Opening it checks the schema: an empty database is migrated, one at another
+    revision is refused (see :mod:`trackflow.tracking.store.migrate`).
+    """
+
+    transaction_class: type[Any] = SqlTrackingTransaction
+
+    def __init__(self, uri: str, *, busy_timeout: float = 60.0) -> None:
+        self.uri = uri
+        self.engine: Engine = create_tracking_engine(uri, busy_timeout=busy_timeout)
+        self._write_engine = write_engine(self.engine)
+        try:
+            ensure_schema(self.engine)
+        except TrackflowError:
+            self.engine.dispose()
+            raise
+        except (OperationalError, DBAPIError) as exc:
+            self.engine.dispose()
+            raise describe_error(exc) from exc
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Any]:
+        engine = self._write_engine if write else self.engine
+        try:
+            with Session(engine, expire_on_commit=False) as session, session.begin():
+                yield self.transaction_class(session)
+        except (OperationalError, DBAPIError) as exc:
+            raise describe_error(exc) from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()
