@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from trackflow.exceptions import InvalidInputError
+from trackflow.tracking import fingerprint as fingerprint_module
 from trackflow.tracking.fingerprint import (
     DatasetFingerprint,
     fingerprint_dataset,
@@ -271,6 +272,23 @@ def test_numpy_two_dimensional_array() -> None:
     assert fingerprint_dataset(big_endian).fingerprint == result.fingerprint
 
 
+def test_numpy_profile_reports_the_array_dtype() -> None:
+    result = fingerprint_dataset(np.array(["a", "bb", "a"]))
+    column = result.profile["columns"]["array"]
+    assert column["dtype"] == result.schema[0]["dtype"] == "<U2"
+    assert column["top"] == [["a", 2], ["bb", 1]]
+
+
+def test_multiindex_and_timezone_are_part_of_the_fingerprint() -> None:
+    index = pd.MultiIndex.from_tuples([("a", 1), ("b", 2)], names=["key", "n"])
+    frame = pd.DataFrame({"t": pd.date_range("2024-01-01", periods=2, tz="UTC")}, index=index)
+    other_index = pd.MultiIndex.from_tuples([("a", 1), ("b", 3)], names=["key", "n"])
+    other_level = frame.set_axis(other_index)
+    other_zone = frame.assign(t=frame["t"].dt.tz_convert("Europe/Paris"))
+    assert _fp(frame) == _fp(frame.copy())
+    assert len({_fp(frame), _fp(other_level), _fp(other_zone)}) == 3
+
+
 def test_numpy_object_array_uses_element_reprs() -> None:
     first = np.array([[1], "a", None], dtype=object)
     second = np.array([[1], "a", None], dtype=object)
@@ -307,6 +325,16 @@ def test_parquet_file_reads_schema_from_metadata(tmp_path: Path) -> None:
     assert result.schema[0]["dtype"] == "int64"
     assert (result.num_rows, result.num_columns) == (4, 3)
     assert result.profile["columns"]["x"]["max"] == 4.0
+
+
+def test_large_csv_is_only_sampled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "big.csv"
+    _frame().to_csv(path, index=False)
+    monkeypatch.setattr(fingerprint_module, "_PROFILE_LIMIT_BYTES", 10)
+    result = fingerprint_dataset(path)
+    assert result.fingerprint == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    assert [c["name"] for c in result.schema] == ["x", "y", "name"]
+    assert (result.num_rows, result.num_columns, result.profile) == (None, 3, {})
 
 
 def test_unparseable_or_unknown_files_still_fingerprint(tmp_path: Path) -> None:

@@ -41,29 +41,15 @@ import pandas as pd
 import yaml
 
 from trackflow.exceptions import (
-    IntegrityError,
-    InvalidInputError,
-    NotFoundError,
-    TrackflowError,
-    UnsafeModelError,
+    IntegrityError, InvalidInputError, NotFoundError, TrackflowError, UnsafeModelError,
 )
 from trackflow.registry.signature import (
-    ModelSignature,
-    as_dataframe,
-    infer_signature,
-    validate_input,
+    ModelSignature, as_dataframe, infer_signature, validate_input,
 )
 
 __all__ = [
-    "FORMAT_VERSION",
-    "MANIFEST_FILE",
-    "TRUSTED_SKOPS_TYPES",
-    "ModelManifest",
-    "PackagedModel",
-    "save_model",
-    "read_manifest",
-    "load_model",
-    "payload_sha256",
+    "FORMAT_VERSION", "MANIFEST_FILE", "TRUSTED_SKOPS_TYPES", "ModelManifest",
+    "PackagedModel", "save_model", "read_manifest", "load_model", "payload_sha256",
 ]
 
 FORMAT_VERSION = 1
@@ -84,27 +70,19 @@ every estimator class of ``sklearn.utils.all_estimators()``, every class defined
 sklearn modules below, and the explicit helper types. Never extended from a package."""
 
 _EXPLICIT_TRUSTED = (
-    "builtins.slice",
-    "collections.OrderedDict",
-    "numpy.dtype",
-    "sklearn.tree._tree.Tree",
+    "builtins.slice", "collections.OrderedDict", "numpy.dtype", "sklearn.tree._tree.Tree",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-    "sklearn.calibration._CalibratedClassifier",
-    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration",
     "sklearn.compose._column_transformer._RemainderColsList",
     "sklearn.metrics._scorer._PassthroughScorer",
 )
 # Modules whose own classes are plain fitted-state holders (trees, distance metrics,
 # optimizers, losses, CV splitters): every class defined in them is trusted.
 _TRUSTED_MODULES = (
-    "sklearn._loss.link",
-    "sklearn._loss.loss",
-    "sklearn.metrics._dist_metrics",
-    "sklearn.model_selection._split",
-    "sklearn.neighbors._ball_tree",
-    "sklearn.neighbors._kd_tree",
-    "sklearn.neural_network._stochastic_optimizers",
+    "sklearn._loss.link", "sklearn._loss.loss", "sklearn.metrics._dist_metrics",
+    "sklearn.model_selection._split", "sklearn.neighbors._ball_tree",
+    "sklearn.neighbors._kd_tree", "sklearn.neural_network._stochastic_optimizers",
 )
 
 
@@ -126,7 +104,7 @@ def _trusted_skops_types() -> frozenset[str]:
         names.update(
             _type_name(cls)
             for _, cls in inspect.getmembers(module, inspect.isclass)
-            if cls.__module__ == module_name
+            if cls.__module__ == module_name and "PyFunc" not in cls.__name__  # wraps callables
         )
     return frozenset(names)
 
@@ -138,6 +116,13 @@ def __getattr__(name: str) -> Any:
 
 
 # ----------------------------------------------------------------------------- manifest
+
+
+_MANIFEST_TYPES: dict[str, tuple[type, ...]] = {
+    "flavor": (str,), "serialization": (str,), "payload": (str,), "payload_sha256": (str,),
+    "library_versions": (dict,), "signature": (dict, type(None)), "requirements": (list,),
+    "run_id": (str, type(None)), "created_at": (str,), "model_class": (str,),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,9 +143,7 @@ class ModelManifest:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain YAML-serializable form (inverse of :meth:`from_dict`)."""
-        data = asdict(self)
-        data["requirements"] = list(self.requirements)
-        return data
+        return {**asdict(self), "requirements": list(self.requirements)}
 
     @classmethod
     def from_dict(cls, data: Any) -> ModelManifest:
@@ -172,52 +155,29 @@ class ModelManifest:
                 f"unsupported model package format_version {data.get('format_version')!r}",
                 hint=f"this trackflow reads format_version {FORMAT_VERSION}; upgrade trackflow",
             )
-        strings = ("flavor", "serialization", "payload", "payload_sha256", "created_at",
-                   "model_class")
-        bad = [key for key in strings if not isinstance(data.get(key), str)]
-        bad += [key for key in ("run_id",) if not isinstance(data.get(key), (str, type(None)))]
-        versions, requirements = data.get("library_versions"), data.get("requirements")
-        if not isinstance(versions, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in versions.items()
-        ):
+        bad = [key for key, kinds in _MANIFEST_TYPES.items() if not isinstance(data.get(key), kinds)]
+        if not bad and not all(isinstance(v, str) for v in data["library_versions"].values()):
             bad.append("library_versions")
-        if not isinstance(requirements, list) or not all(isinstance(r, str) for r in requirements):
+        if not bad and not all(isinstance(r, str) for r in data["requirements"]):
             bad.append("requirements")
         if bad:
             raise InvalidInputError(f"model manifest has missing or malformed field(s): {bad}")
         if data["flavor"] != "sklearn":
             raise InvalidInputError(f"unsupported model flavor {data['flavor']!r}")
-        if _PAYLOAD_NAMES.get(data["serialization"]) != data["payload"]:
-            raise InvalidInputError(
-                f"manifest payload {data['payload']!r} does not match serialization "
-                f"{data['serialization']!r}"
-            )
+        if _PAYLOAD_NAMES.get(data["serialization"]) != data["payload"]:  # no path traversal
+            raise InvalidInputError(f"manifest payload/serialization invalid: {data['payload']!r}")
         if not _SHA256.match(data["payload_sha256"]):
             raise InvalidInputError("manifest payload_sha256 is not a sha256 hex digest")
-        signature = data.get("signature")
-        if signature is not None:
-            ModelSignature.from_dict(signature)  # validates
-        return cls(
-            format_version=FORMAT_VERSION,
-            flavor=data["flavor"],
-            serialization=data["serialization"],
-            payload=data["payload"],
-            payload_sha256=data["payload_sha256"],
-            library_versions=dict(versions),
-            signature=None if signature is None else dict(signature),
-            requirements=tuple(requirements),
-            run_id=data.get("run_id"),
-            created_at=data["created_at"],
-            model_class=data["model_class"],
-        )
+        if data.get("signature") is not None:
+            ModelSignature.from_dict(data["signature"])  # raises when malformed
+        fields = {key: data.get(key) for key in _MANIFEST_TYPES}
+        fields["requirements"] = tuple(fields["requirements"])
+        return cls(format_version=FORMAT_VERSION, **fields)
 
 
 def read_manifest(path: str | os.PathLike[str]) -> ModelManifest:
-    """Read and validate the manifest of the package at ``path``.
-
-    Raises NotFoundError when there is no package there, InvalidInputError when the
-    manifest is not valid YAML or misses fields.
-    """
+    """Read the manifest of the package at ``path``: NotFoundError when there is none,
+    InvalidInputError when it is not valid YAML or has missing/malformed fields."""
     root = Path(path)
     manifest_file = root / MANIFEST_FILE
     if not manifest_file.is_file():
@@ -263,11 +223,8 @@ def _library_versions() -> dict[str, str]:
     import sklearn
 
     return {
-        "python": platform.python_version(),
-        "sklearn": sklearn.__version__,
-        "skops": _dist_version("skops"),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
+        "python": platform.python_version(), "sklearn": sklearn.__version__,
+        "skops": _dist_version("skops"), "numpy": np.__version__, "pandas": pd.__version__,
         "trackflow": _dist_version("trackflow"),
     }
 
@@ -275,14 +232,6 @@ def _library_versions() -> dict[str, str]:
 def _model_input(model: Any, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:
     """What to hand the estimator: the frame if it was fit with feature names, else values."""
     return frame if hasattr(model, "feature_names_in_") else frame.to_numpy()
-
-
-def _check_target(target: Path) -> None:
-    if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise InvalidInputError(
-            f"cannot save a model package to {target}: it exists and is not an empty directory",
-            hint="choose a new path; model packages are never overwritten",
-        )
 
 
 def _serialize(model: Any, serialization: str) -> tuple[bytes, list[str]]:
@@ -347,11 +296,13 @@ def save_model(
     The signature is inferred from ``input_example`` and the model's prediction on it.
     """
     target = Path(path)
-    _check_target(target)
-    if serialization not in _PAYLOAD_NAMES:
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InvalidInputError(
-            f"unknown serialization {serialization!r}; use 'skops' or 'pickle'"
+            f"cannot save a model package to {target}: it exists and is not an empty directory",
+            hint="choose a new path; model packages are never overwritten",
         )
+    if serialization not in _PAYLOAD_NAMES:
+        raise InvalidInputError(f"unknown serialization {serialization!r}; use 'skops' or 'pickle'")
     if run_id is not None and (not isinstance(run_id, str) or not run_id):
         raise InvalidInputError("run_id must be a non-empty string or None")
     payload, skops_types = _serialize(model, serialization)
@@ -378,11 +329,7 @@ def save_model(
         manifest.payload: payload,
         MANIFEST_FILE: yaml.safe_dump(manifest.to_dict(), sort_keys=False),
         _REQUIREMENTS_FILE: "".join(f"{line}\n" for line in manifest.requirements),
-        _PYTHON_ENV_FILE: yaml.safe_dump(_python_env(), sort_keys=False),
-        _MLMODEL_FILE: yaml.safe_dump(
-            _mlmodel(manifest, model, signature, skops_types, example is not None),
-            sort_keys=False,
-        ),
+        **_mlflow_files(manifest, model, signature, skops_types, example is not None),
     }
     if example is not None:
         files[_EXAMPLE_FILE] = example.to_json(orient="split", index=False, date_format="iso")
@@ -395,16 +342,13 @@ def _write_atomically(target: Path, files: Mapping[str, bytes | str]) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         for name, content in files.items():
-            if isinstance(content, bytes):
-                (staging / name).write_bytes(content)
-            else:
-                (staging / name).write_text(content, encoding="utf-8")
+            (staging / name).write_bytes(content if isinstance(content, bytes) else content.encode())
         if target.exists():
             target.rmdir()  # only ever an empty directory (checked), fails otherwise
         os.rename(staging, target)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise InvalidInputError(f"could not write model package to {target}: {exc}") from exc
+        raise TrackflowError(f"could not write model package to {target}: {exc}") from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -412,92 +356,55 @@ def _write_atomically(target: Path, files: Mapping[str, bytes | str]) -> None:
 
 # ------------------------------------------------------------------- MLflow interchange
 
-_MLFLOW_COLUMN_TYPES = {
-    "bool": "boolean", "int8": "integer", "int16": "integer", "int32": "integer",
-    "int64": "long", "uint8": "integer", "uint16": "integer", "uint32": "long",
-    "float32": "float", "float64": "double", "string": "string", "str": "string",
-}
 
-
-def _python_env() -> dict[str, Any]:
-    return {
-        "python": platform.python_version(),
-        "build_dependencies": [f"pip=={_dist_version('pip')}"],
-        "dependencies": [f"-r {_REQUIREMENTS_FILE}"],
-    }
-
-
-def _mlflow_signature(model: Any, signature: ModelSignature) -> dict[str, str] | None:
-    """MLflow's signature form (JSON strings), or None when a dtype has no MLflow type."""
-    import json
-
-    dtypes = [spec.dtype for spec in signature.inputs]
-    if not hasattr(model, "feature_names_in_") and len(set(dtypes)) == 1 and dtypes[0] in (
-        "bool", "int32", "int64", "float32", "float64"
-    ):  # fit on arrays: MLflow should hand it an ndarray, i.e. a tensor spec
-        tensor = {"dtype": dtypes[0], "shape": [-1, len(dtypes)]}
-        inputs: list[dict[str, Any]] = [{"type": "tensor", "tensor-spec": tensor}]
-    else:
-        inputs = []
-        for spec in signature.inputs:
-            kind = _MLFLOW_COLUMN_TYPES.get(spec.dtype)
-            if kind is None and spec.dtype.startswith("datetime64") and "," not in spec.dtype:
-                kind = "datetime"
-            if kind is None:
-                return None
-            inputs.append({"type": kind, "name": spec.name, "required": True})
-    result = {"inputs": json.dumps(inputs)}
-    output = signature.output or {}
-    if output.get("type") == "array" and output.get("dtype") in _MLFLOW_COLUMN_TYPES:
-        if output["dtype"] not in ("string", "str"):
-            spec = {"dtype": output["dtype"], "shape": output.get("shape", [-1])}
-            result["outputs"] = json.dumps([{"type": "tensor", "tensor-spec": spec}])
-    return result
-
-
-def _mlmodel(
-    manifest: ModelManifest,
-    model: Any,
-    signature: ModelSignature | None,
-    skops_types: list[str],
-    has_example: bool,
-) -> dict[str, Any]:
-    """The MLmodel document ``mlflow.pyfunc.load_model`` / ``mlflow.sklearn`` read."""
-    created = datetime.fromisoformat(manifest.created_at)
+def _mlflow_files(
+    manifest: ModelManifest, model: Any, signature: ModelSignature | None,
+    skops_types: list[str], has_example: bool,
+) -> dict[str, str]:
+    """``MLmodel`` and ``python_env.yaml`` as ``mlflow.sklearn`` / ``mlflow.pyfunc`` read them."""
+    versions = manifest.library_versions
     sklearn_flavor: dict[str, Any] = {
-        "pickled_model": manifest.payload,
-        "serialization_format": manifest.serialization,
-        "sklearn_version": manifest.library_versions["sklearn"],
-        "code": None,
+        "pickled_model": manifest.payload, "serialization_format": manifest.serialization,
+        "sklearn_version": versions["sklearn"], "code": None,
     }
     if manifest.serialization == "skops":
         sklearn_flavor["skops_trusted_types"] = skops_types
-    document: dict[str, Any] = {
+    mlmodel: dict[str, Any] = {
         "artifact_path": "model",
         "flavors": {
             "python_function": {
-                "loader_module": "mlflow.sklearn",
-                "model_path": manifest.payload,
-                "predict_fn": "predict",
-                "env": {"virtualenv": _PYTHON_ENV_FILE},
-                "python_version": manifest.library_versions["python"],
-                "code": None,
+                "loader_module": "mlflow.sklearn", "model_path": manifest.payload,
+                "predict_fn": "predict", "env": {"virtualenv": _PYTHON_ENV_FILE},
+                "python_version": versions["python"], "code": None,
             },
             "sklearn": sklearn_flavor,
         },
         "model_uuid": uuid.uuid4().hex,
-        "utc_time_created": created.strftime("%Y-%m-%d %H:%M:%S.%f"),
+        "utc_time_created": datetime.fromisoformat(manifest.created_at).strftime(
+            "%Y-%m-%d %H:%M:%S.%f"
+        ),
     }
     if manifest.run_id is not None:
-        document["run_id"] = manifest.run_id
-    mlflow_signature = None if signature is None else _mlflow_signature(model, signature)
-    if mlflow_signature is not None:
-        document["signature"] = mlflow_signature
+        mlmodel["run_id"] = manifest.run_id
+    # a model fit on arrays (no feature names) gets a tensor spec: MLflow passes it an ndarray
+    mlflow_signature = signature and signature.to_mlflow(
+        tensor=not hasattr(model, "feature_names_in_")
+    )
+    if mlflow_signature:
+        mlmodel["signature"] = mlflow_signature
     if has_example:
-        document["saved_input_example_info"] = {
+        mlmodel["saved_input_example_info"] = {
             "artifact_path": _EXAMPLE_FILE, "type": "dataframe", "pandas_orient": "split",
         }
-    return document
+    python_env = {
+        "python": versions["python"],
+        "build_dependencies": [f"pip=={_dist_version('pip')}"],
+        "dependencies": [f"-r {_REQUIREMENTS_FILE}"],
+    }
+    return {
+        _MLMODEL_FILE: yaml.safe_dump(mlmodel, sort_keys=False),
+        _PYTHON_ENV_FILE: yaml.safe_dump(python_env, sort_keys=False),
+    }
 
 
 # --------------------------------------------------------------------------------- load
@@ -532,10 +439,7 @@ class PackagedModel:
 
 
 def load_model(
-    path: str | os.PathLike[str],
-    *,
-    expected_sha256: str | None = None,
-    allow_unsafe: bool = False,
+    path: str | os.PathLike[str], *, expected_sha256: str | None = None, allow_unsafe: bool = False
 ) -> PackagedModel:
     """Verify and load the package at ``path``.
 
@@ -556,28 +460,23 @@ def load_model(
         )
     if actual != manifest.payload_sha256:
         raise IntegrityError(
-            f"payload of {root} has sha256 {actual} but its manifest records "
-            f"{manifest.payload_sha256}",
+            f"payload of {root} has sha256 {actual}, its manifest records {manifest.payload_sha256}",
             hint="the payload was modified or truncated after the package was saved",
         )
-    if manifest.serialization == "pickle":
-        model = _unpickle(data, root, allow_unsafe=allow_unsafe)
-    else:
+    if manifest.serialization == "skops":
         model = _load_skops(data, root, manifest)
-    signature = None if manifest.signature is None else ModelSignature.from_dict(manifest.signature)
-    return PackagedModel(manifest=manifest, signature=signature, model=model)
-
-
-def _unpickle(data: bytes, root: Path, *, allow_unsafe: bool) -> Any:
-    if not allow_unsafe:
+    elif not allow_unsafe:
         raise UnsafeModelError(
-            f"model package {root} is a pickle payload, which can run arbitrary code on load",
+            f"model package {root} holds a pickle payload, which can run arbitrary code on load",
             hint="load it with allow_unsafe=True only if you trust its origin",
         )
-    try:
-        return pickle.loads(data)  # noqa: S301 - explicitly allowed by the caller
-    except Exception as exc:
-        raise TrackflowError(f"could not unpickle the payload of {root}: {exc}") from exc
+    else:
+        try:
+            model = pickle.loads(data)  # noqa: S301 - explicitly allowed by the caller
+        except Exception as exc:
+            raise TrackflowError(f"could not unpickle the payload of {root}: {exc}") from exc
+    signature = None if manifest.signature is None else ModelSignature.from_dict(manifest.signature)
+    return PackagedModel(manifest=manifest, signature=signature, model=model)
 
 
 def _load_skops(data: bytes, root: Path, manifest: ModelManifest) -> Any:
@@ -595,8 +494,7 @@ def _load_skops(data: bytes, root: Path, manifest: ModelManifest) -> Any:
     if outside:
         raise UnsafeModelError(
             f"payload of {root} contains types outside the skops allowlist: {outside}",
-            hint="nothing was deserialized; only scikit-learn estimators and their helper "
-            "types are trusted",
+            hint="nothing was deserialized; only scikit-learn types are trusted",
         )
     try:
         return sio.loads(data, trusted=sorted(reported))  # audited subset of the allowlist

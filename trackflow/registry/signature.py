@@ -13,6 +13,8 @@ whatever their in-memory representation (``object`` in pandas 2, ``str`` in pand
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,12 @@ __all__ = [
     "as_dataframe",
 ]
 
+_MLFLOW_TYPES = {
+    "bool": "boolean", "int8": "integer", "int16": "integer", "int32": "integer",
+    "int64": "long", "uint8": "integer", "uint16": "integer", "uint32": "long",
+    "float32": "float", "float64": "double", "string": "string", "str": "string",
+}
+_MLFLOW_NUMERIC = frozenset(_MLFLOW_TYPES) - {"string", "str"}
 _TEXT_DTYPES = frozenset({"string", "str"})
 _SPECIAL_DTYPES = _TEXT_DTYPES | {"object", "category"}
 # infer_dtype() results that mean "only text (or nothing) in here".
@@ -88,6 +96,33 @@ class ModelSignature:
             "inputs": [{"name": spec.name, "dtype": spec.dtype} for spec in self.inputs],
             "output": None if self.output is None else dict(self.output),
         }
+
+    def to_mlflow(self, *, tensor: bool = False) -> dict[str, str] | None:
+        """This signature in MLflow's MLmodel form (``inputs``/``outputs`` as JSON strings).
+
+        ``tensor=True`` describes the inputs as one ``[-1, n]`` tensor (for models fit on
+        arrays) when all columns share a numeric dtype. Returns None when a column has no
+        MLflow equivalent (category, object, tz-aware datetimes ...).
+        """
+        dtypes = {spec.dtype for spec in self.inputs}
+        if tensor and len(dtypes) == 1 and next(iter(dtypes)) in _MLFLOW_NUMERIC:
+            spec = {"dtype": next(iter(dtypes)), "shape": [-1, len(self.inputs)]}
+            inputs: list[dict[str, Any]] = [{"type": "tensor", "tensor-spec": spec}]
+        else:
+            inputs = []
+            for column in self.inputs:
+                kind = _MLFLOW_TYPES.get(column.dtype)
+                if kind is None and re.fullmatch(r"datetime64\[\w+\]", column.dtype):
+                    kind = "datetime"
+                if kind is None:
+                    return None
+                inputs.append({"type": kind, "name": column.name, "required": True})
+        result = {"inputs": json.dumps(inputs)}
+        output = self.output or {}
+        if output.get("type") == "array" and output.get("dtype") in _MLFLOW_NUMERIC:
+            spec = {"dtype": output["dtype"], "shape": output.get("shape", [-1])}
+            result["outputs"] = json.dumps([{"type": "tensor", "tensor-spec": spec}])
+        return result
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelSignature:
@@ -181,6 +216,17 @@ def as_dataframe(data: Any, *, columns: Sequence[str] | None = None) -> pd.DataF
     Arrays and row lists are mapped positionally onto ``columns`` (``"0"``, ``"1"``, ...
     when ``columns`` is None).
     """
+    try:
+        frame = _build_frame(data, columns)
+    except (ValueError, TypeError) as exc:  # e.g. columns of different lengths
+        raise InvalidInputError(f"cannot read the model input as a table: {exc}") from exc
+    names = [str(c) for c in frame.columns]
+    if len(set(names)) != len(names):
+        raise InvalidInputError(f"input has duplicate column names: {names}")
+    return frame if names == list(frame.columns) else frame.set_axis(names, axis=1)
+
+
+def _build_frame(data: Any, columns: Sequence[str] | None) -> pd.DataFrame:
     if isinstance(data, pd.DataFrame):
         frame = data
     elif isinstance(data, np.ndarray):
@@ -209,11 +255,6 @@ def as_dataframe(data: Any, *, columns: Sequence[str] | None = None) -> pd.DataF
             f"unsupported model input type {type(data).__name__}; pass a DataFrame, a list of "
             "records, a dict of column -> list, or a 2-D numpy array"
         )
-    names = [str(c) for c in frame.columns]
-    if len(set(names)) != len(names):
-        raise InvalidInputError(f"input has duplicate column names: {names}")
-    if names != list(frame.columns):
-        frame = frame.set_axis(names, axis=1)
     return frame
 
 

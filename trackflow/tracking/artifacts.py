@@ -48,11 +48,14 @@ _PATH_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (_DRIVE, "it starts with a Windows drive letter"),
     (_SCHEME, "it starts with a URL scheme" + _ROOT_RELATIVE),
     (re.compile(r"^/"), "it is absolute" + _ROOT_RELATIVE),
+    (re.compile(r"//"), "it contains an empty segment ('//')"),
+    (re.compile(r"(?:^|(?<=/))\.\.?(?=/|$)"), "it contains a {found!r} segment"),
     (re.compile(r"[#?;]"), "it contains {found!r} (URL fragment, query or parameter separator)"),
     (re.compile(r"%[0-9A-Fa-f]{2}"), "it contains the percent-escape {found!r}; pass plain characters"),
 )
 _MEDIA_TYPES = {".json": "application/json", ".yaml": "application/yaml", ".yml": "application/yaml",
                 ".md": "text/markdown", ".csv": "text/csv", ".txt": "text/plain"}
+_PathLike = str | os.PathLike[str]
 _ENCODING_MEDIA_TYPES = {"gzip": "application/gzip", "bzip2": "application/x-bzip2", "xz": "application/x-xz"}
 
 
@@ -102,10 +105,6 @@ def _path_problem(path: str) -> str | None:
     if size > 1024:
         return "it is longer than 1024 bytes"
     for segment in (path[:-1] if path.endswith("/") else path).split("/"):
-        if not segment:
-            return "it contains an empty segment ('//')"
-        if segment in (".", ".."):
-            return f"it contains a {segment!r} segment"
         if len(segment.encode("utf-8")) > 255:
             return f"segment {segment[:16]!r}... is longer than 255 bytes"
         if _TEMP_NAME.match(segment):
@@ -173,7 +172,7 @@ class ArtifactStore:
     URIs and created on the first write.
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: _PathLike) -> None:
         root_str = os.fspath(root)
         if not isinstance(root_str, str) or not root_str.strip():
             raise InvalidInputError(f"artifact root must be a non-empty path or URL, got {root!r}")
@@ -283,7 +282,7 @@ class ArtifactStore:
         self._check_destinations([key])
         return self._write(key, io.BytesIO(bytes(data)))
 
-    def put_file(self, local_path: str | os.PathLike[str], dest: str) -> StoredFile:
+    def put_file(self, local_path: _PathLike, dest: str) -> StoredFile:
         """Copy the local file ``local_path`` to ``dest`` atomically.
 
         A symlinked source is rejected; pass ``Path(p).resolve()`` to store its target.
@@ -299,9 +298,7 @@ class ArtifactStore:
         self._check_destinations([key])
         return self._write(key, source)
 
-    def plan_tree(
-        self, local_dir: str | os.PathLike[str], dest_prefix: str
-    ) -> builtins.list[tuple[Path, str]]:
+    def plan_tree(self, local_dir: _PathLike, dest_prefix: str) -> builtins.list[tuple[Path, str]]:
         """Validate a folder upload without writing; return sorted (local file, dest key) pairs.
 
         Every file under ``local_dir`` maps to ``dest_prefix/<relative path>``. Symlinks to
@@ -331,7 +328,7 @@ class ArtifactStore:
         self._check_destinations([key for _, key in plan])
         return plan
 
-    def put_tree(self, local_dir: str | os.PathLike[str], dest_prefix: str) -> builtins.list[StoredFile]:
+    def put_tree(self, local_dir: _PathLike, dest_prefix: str) -> builtins.list[StoredFile]:
         """Store every file under ``local_dir`` below ``dest_prefix``, keeping the layout.
 
         Everything is validated first (:meth:`plan_tree`); if a write fails midway the
@@ -373,7 +370,8 @@ class ArtifactStore:
     def _open(self, key: str) -> IO[bytes]:
         if self._kind(key) != "file":
             raise self._not_found(key)
-        return self._fs.open(self._path(key), "rb")  # type: ignore[no-any-return]
+        handle: IO[bytes] = self._fs.open(self._path(key), "rb")
+        return handle
 
     def read_bytes(self, path: str) -> bytes:
         """Content of the file at ``path``; :class:`NotFoundError` if there is none."""
@@ -402,7 +400,7 @@ class ArtifactStore:
             ]
         return sorted(k for k in found if _path_problem(k) is None)
 
-    def download(self, prefix: str, local_dir: str | os.PathLike[str]) -> Path:
+    def download(self, prefix: str, local_dir: _PathLike) -> Path:
         """Copy the file or folder at ``prefix`` into ``local_dir`` keeping its full key layout.
 
         Returns ``local_dir / prefix``. Raises :class:`NotFoundError` if nothing is stored there.

@@ -145,7 +145,6 @@ def fingerprint_dataset(
     )
 
 
-
 def _fingerprint_frame(
     df: pd.DataFrame, source: str | None, profile: bool, max_cols: int
 ) -> DatasetFingerprint:
@@ -251,7 +250,6 @@ def _frame_schema(df: pd.DataFrame) -> list[dict[str, str]]:
     return [{"name": str(name), "dtype": str(dtype)} for name, dtype in df.dtypes.items()]
 
 
-
 def _profile_frame(df: pd.DataFrame, max_cols: int) -> dict[str, Any]:
     columns: dict[str, dict[str, Any]] = {}
     for position, (name, col) in enumerate(df.iloc[:, :max_cols].items()):
@@ -306,7 +304,6 @@ def _iso(value: Any) -> str | None:
     return None if value is None or pd.isna(value) else str(value.isoformat())
 
 
-
 def _fingerprint_array(
     arr: np.ndarray, source: str | None, profile: bool, max_cols: int
 ) -> DatasetFingerprint:
@@ -354,8 +351,9 @@ def _profile_array(arr: np.ndarray, table: bool, max_cols: int) -> dict[str, Any
         frame = pd.DataFrame({"array": arr.reshape(-1)})
     result = _profile_frame(frame, max_cols)
     result["truncated"] = (arr.shape[1] if table else 1) > max_cols
+    for stats in result["columns"].values():
+        stats["dtype"] = str(arr.dtype)  # the array's dtype, not pandas' conversion of it
     return result
-
 
 
 def _as_path(obj: Any) -> Path | None:
@@ -443,9 +441,8 @@ def _fingerprint_directory(path: Path, source: str | None, profile: bool) -> Dat
         total += size
     uri = source if source is not None else path.resolve().as_uri()
     prof: dict[str, Any] = {"file_count": len(entries)} if profile else {}
-    return DatasetFingerprint(
-        f"sha256:{h.hexdigest()}", "directory", [], None, None, prof, total, uri
-    )
+    digest = f"sha256:{h.hexdigest()}"
+    return DatasetFingerprint(digest, "directory", [], None, None, prof, total, uri)
 
 
 def _canonical_json(value: Any) -> bytes:

@@ -12,8 +12,13 @@ The syntax is MLflow's, plus ``or`` and parentheses::
 * Keys: an unquoted key is everything after the first dot up to whitespace, an operator,
   a parenthesis, a comma or a quote, so ``metrics.val.loss`` is the metric ``val.loss``.
   Put keys with spaces or operator characters in backquotes or double quotes.
-* Operators: ``= != <> < <= > >= LIKE ILIKE IN NOT IN``; ``and`` binds tighter than ``or``.
-  Keywords are case-insensitive; keys and values are case-sensitive.
+* Operators: ``= != <> < <= > >= LIKE ILIKE IN NOT IN`` (``==`` is read as ``=``);
+  ``and`` binds tighter than ``or``. Keywords and attribute names are case-insensitive;
+  metric/param/tag keys and values are case-sensitive. Metrics take the numeric operators,
+  params/tags/text attributes ``= != LIKE ILIKE IN NOT IN``, ``status`` ``= != IN NOT IN``
+  (values checked against :data:`RUN_STATUSES`, normalised to upper case).
+* How each comparison matches (NaN metrics, missing keys, LIKE case) is documented in
+  ``trackflow.tracking.store.search_sql``.
 * Values: ``'single'`` or ``"double"`` quoted strings (a doubled quote or a backslash
   escapes the quote; ``\\\\`` is a backslash; other backslashes are kept), numbers
   (``3``, ``-0.5``, ``1e-3``), and ``(v1, v2)`` lists after ``IN`` / ``NOT IN``.
@@ -32,24 +37,15 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 from trackflow.exceptions import InvalidInputError
 
 __all__ = [
-    "ENTITIES",
-    "ATTRIBUTE_KEYS",
-    "RUN_STATUSES",
-    "Comparison",
-    "And",
-    "Or",
-    "Expr",
-    "OrderBy",
-    "parse_filter",
-    "parse_order_by",
-    "encode_page_token",
-    "decode_page_token",
-]
+    "ENTITIES", "ATTRIBUTE_KEYS", "RUN_STATUSES", "Comparison", "And", "Or", "Expr", "OrderBy",
+    "parse_filter", "parse_order_by", "encode_page_token", "decode_page_token",
+]  # fmt: skip
 
 Scalar = Union[str, float, int]
 Value = Union[str, float, int, tuple[Union[str, float, int], ...]]

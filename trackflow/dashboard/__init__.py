@@ -1,0 +1,1 @@
+"""What trackflow publishes into the Prefect UI: artifacts and events."""
