@@ -231,7 +231,7 @@ def _library_versions() -> dict[str, str]:
 
 def _model_input(model: Any, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:
     """What to hand the estimator: the frame if it was fit with feature names, else values."""
-    return frame if hasattr(model, "feature_names_in_") else frame.to_numpy()
+    return frame if hasattr(model, "feature_names_in_") else np.ascontiguousarray(frame.to_numpy())
 
 
 def _serialize(model: Any, serialization: str) -> tuple[bytes, list[str]]:

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from contextlib import nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeAlias
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -35,6 +35,7 @@ from trackflow.exceptions import InvalidInputError, NotFoundError
 __all__ = ["StoredFile", "ArtifactStore", "validate_artifact_path"]
 
 _CHUNK_SIZE = 1024 * 1024
+_PathLike: TypeAlias = "str | os.PathLike[str]"
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -55,7 +56,6 @@ _PATH_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 _MEDIA_TYPES = {".json": "application/json", ".yaml": "application/yaml", ".yml": "application/yaml",
                 ".md": "text/markdown", ".csv": "text/csv", ".txt": "text/plain"}
-_PathLike = str | os.PathLike[str]
 _ENCODING_MEDIA_TYPES = {"gzip": "application/gzip", "bzip2": "application/x-bzip2", "xz": "application/x-xz"}
 
 

@@ -148,17 +148,31 @@ class ArtifactsMixin:
         return data  # type: ignore[no-any-return]
 
     def download_artifacts(self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None) -> Path:
-        """Copy a run's artifact file or folder ``path`` into ``dst_path`` (a temp dir by default)."""
+        """Copy a run's artifact file or folder ``path`` into ``dst_path`` (a temp dir by default).
+
+        Returns the local copy: ``dst_path/<path>`` (``dst_path`` itself for the whole run).
+        """
+        import shutil
         import tempfile
 
         run_id = validate_run_id(run_id)
+        path = path.strip("/")
         if not self.list_artifacts(run_id, path):
             raise NotFoundError(f"Run {run_id} has no artifact at {path!r}.")
         destination = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="trackflow-"))
         destination.mkdir(parents=True, exist_ok=True)
-        local = self.artifacts.download(f"{run_id}/{path.strip('/')}".rstrip("/"), destination)
-        # the store keeps <run_id>/ as the top folder: hand back the path the user asked for
-        return Path(local)  # type: ignore[arg-type]
+        staging = Path(tempfile.mkdtemp(prefix=".trackflow-download-", dir=destination))
+        try:
+            fetched = Path(self.artifacts.download(f"{run_id}/{path}".rstrip("/"), staging))
+            target = destination / path if path else destination
+            if fetched.is_dir():
+                shutil.copytree(fetched, target, dirs_exist_ok=True)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(fetched, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
 
     # ---- datasets -------------------------------------------------------------------
 
