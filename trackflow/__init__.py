@@ -3,98 +3,104 @@
 ``from trackflow import flow, task`` replaces Prefect's decorators and tracks every run;
 ``trackflow.start_run`` and ``trackflow.log_*`` track code outside Prefect; ``Client``
 reads and writes everything stored.
+
+Names are imported on first use (PEP 562), so ``import trackflow`` and the CLI's
+``--help`` stay fast and Prefect is only imported by what needs it.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from trackflow.exceptions import (
-    AlreadyExistsError,
-    ConflictError,
-    IntegrityError,
-    InvalidInputError,
-    NotFoundError,
-    SchemaVersionError,
-    StoreError,
-    TrackflowError,
-    UnsafeModelError,
-)
-from trackflow.tracking.client import Client
-from trackflow.tracking.entities import RunStatus
-from trackflow.tracking.fluent import (
-    ActiveRun,
-    active_run,
-    active_run_id,
-    end_run,
-    get_client,
-    log_artifact,
-    log_batch,
-    log_dataset,
-    log_dict,
-    log_metric,
-    log_metrics,
-    log_param,
-    log_params,
-    log_text,
-    note,
-    set_tag,
-    set_tags,
-    start_run,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "__version__",
-    "ActiveRun",
-    "Client",
-    "RunStatus",
-    "active_run",
-    "active_run_id",
-    "end_run",
-    "flow",
-    "get_client",
-    "load_model",
-    "log_artifact",
-    "log_batch",
-    "log_dataset",
-    "log_dict",
-    "log_metric",
-    "log_metrics",
-    "log_param",
-    "log_params",
-    "log_text",
-    "note",
-    "set_tag",
-    "set_tags",
-    "start_run",
-    "task",
-    "TrackflowError",
-    "InvalidInputError",
-    "NotFoundError",
-    "AlreadyExistsError",
-    "ConflictError",
-    "SchemaVersionError",
-    "StoreError",
-    "IntegrityError",
-    "UnsafeModelError",
-]
-
-_LAZY = {
-    "flow": ("trackflow.flows.decorators", "flow"),
-    "task": ("trackflow.flows.decorators", "task"),
-    "load_model": ("trackflow.registry.loading", "load_model"),
+_FLUENT = "trackflow.tracking.fluent"
+_ERRORS = "trackflow.exceptions"
+_EXPORTS: dict[str, str] = {
+    "ActiveRun": _FLUENT,
+    "active_run": _FLUENT,
+    "active_run_id": _FLUENT,
+    "end_run": _FLUENT,
+    "get_client": _FLUENT,
+    "log_artifact": _FLUENT,
+    "log_batch": _FLUENT,
+    "log_dataset": _FLUENT,
+    "log_dict": _FLUENT,
+    "log_metric": _FLUENT,
+    "log_metrics": _FLUENT,
+    "log_param": _FLUENT,
+    "log_params": _FLUENT,
+    "log_text": _FLUENT,
+    "note": _FLUENT,
+    "set_tag": _FLUENT,
+    "set_tags": _FLUENT,
+    "start_run": _FLUENT,
+    "Client": "trackflow.tracking.client",
+    "RunStatus": "trackflow.tracking.entities",
+    "flow": "trackflow.flows.decorators",
+    "task": "trackflow.flows.decorators",
+    "load_model": "trackflow.registry.loading",
+    "TrackflowError": _ERRORS,
+    "InvalidInputError": _ERRORS,
+    "NotFoundError": _ERRORS,
+    "AlreadyExistsError": _ERRORS,
+    "ConflictError": _ERRORS,
+    "SchemaVersionError": _ERRORS,
+    "StoreError": _ERRORS,
+    "IntegrityError": _ERRORS,
+    "UnsafeModelError": _ERRORS,
 }
+
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from trackflow.exceptions import (
+        AlreadyExistsError,
+        ConflictError,
+        IntegrityError,
+        InvalidInputError,
+        NotFoundError,
+        SchemaVersionError,
+        StoreError,
+        TrackflowError,
+        UnsafeModelError,
+    )
+    from trackflow.flows.decorators import flow, task
+    from trackflow.registry.loading import load_model
+    from trackflow.tracking.client import Client
+    from trackflow.tracking.entities import RunStatus
+    from trackflow.tracking.fluent import (
+        ActiveRun,
+        active_run,
+        active_run_id,
+        end_run,
+        get_client,
+        log_artifact,
+        log_batch,
+        log_dataset,
+        log_dict,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        log_text,
+        note,
+        set_tag,
+        set_tags,
+        start_run,
+    )
 
 
 def __getattr__(name: str) -> Any:
-    """Import Prefect-dependent parts on first use, so `import trackflow` stays light."""
-    if name in _LAZY:
-        import importlib
+    """Import a public name on first use."""
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'trackflow' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
 
-        module_name, attribute = _LAZY[name]
-        value = getattr(importlib.import_module(module_name), attribute)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'trackflow' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

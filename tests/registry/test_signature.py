@@ -223,7 +223,9 @@ def test_validate_bool_column_rejects_ints() -> None:
         validate_input(signature, {"b": [0, 1]})
 
 
-def test_validate_datetime_units_and_strings(frame: pd.DataFrame, signature: ModelSignature) -> None:
+def test_validate_datetime_units_and_strings(
+    frame: pd.DataFrame, signature: ModelSignature
+) -> None:
     other_unit = frame.assign(when=frame["when"].astype("datetime64[s]"))
     expected = dict((s.name, s.dtype) for s in signature.inputs)["when"]
     assert str(validate_input(signature, other_unit)["when"].dtype) == expected

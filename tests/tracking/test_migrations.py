@@ -12,7 +12,13 @@ from sqlalchemy import create_engine, inspect, text
 from trackflow.exceptions import SchemaVersionError
 from trackflow.registry.store import orm as _registry_orm  # noqa: F401
 from trackflow.tracking.store.db import create_tracking_engine
-from trackflow.tracking.store.migrate import ensure_schema, head_revision, stamp_for_tests, upgrade_schema
+from trackflow.tracking.store.migrate import (
+    SCHEMA_HEAD,
+    ensure_schema,
+    head_revision,
+    stamp_for_tests,
+    upgrade_schema,
+)
 from trackflow.tracking.store.orm import Base
 from trackflow.tracking.store.sqlalchemy_store import SqlAlchemyStore
 
@@ -95,3 +101,7 @@ def test_foreign_database_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SchemaVersionError, match="no trackflow schema"):
         SqlAlchemyStore(uri)
     assert set(_snapshot(uri)) == {"customers"}
+
+
+def test_fast_path_head_matches_alembic_head() -> None:
+    assert SCHEMA_HEAD == head_revision()

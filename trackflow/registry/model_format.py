@@ -155,7 +155,7 @@ class ModelManifest:
                 f"unsupported model package format_version {data.get('format_version')!r}",
                 hint=f"this trackflow reads format_version {FORMAT_VERSION}; upgrade trackflow",
             )
-        bad = [key for key, kinds in _MANIFEST_TYPES.items() if not isinstance(data.get(key), kinds)]
+        bad = [k for k, kinds in _MANIFEST_TYPES.items() if not isinstance(data.get(k), kinds)]
         if not bad and not all(isinstance(v, str) for v in data["library_versions"].values()):
             bad.append("library_versions")
         if not bad and not all(isinstance(r, str) for r in data["requirements"]):
@@ -231,7 +231,9 @@ def _library_versions() -> dict[str, str]:
 
 def _model_input(model: Any, frame: pd.DataFrame) -> pd.DataFrame | np.ndarray:
     """What to hand the estimator: the frame if it was fit with feature names, else values."""
-    return frame if hasattr(model, "feature_names_in_") else np.ascontiguousarray(frame.to_numpy())
+    if hasattr(model, "feature_names_in_"):
+        return frame
+    return np.ascontiguousarray(frame.to_numpy())  # C order: stable float summation
 
 
 def _serialize(model: Any, serialization: str) -> tuple[bytes, list[str]]:
@@ -265,27 +267,22 @@ def _serialize(model: Any, serialization: str) -> tuple[bytes, list[str]]:
 
 
 def _requirements(serialization: str, extra: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(extra, str) or not all(
+        isinstance(item, str) and item.strip() and "\n" not in item for item in extra
+    ):
+        raise InvalidInputError(f"extra_requirements must be requirement strings, got {extra!r}")
     versions = _library_versions()
-    pins = [f"scikit-learn=={versions['sklearn']}"]
-    if serialization == "skops":
-        pins.append(f"skops=={versions['skops']}")
-    pins += [f"numpy=={versions['numpy']}", f"pandas=={versions['pandas']}"]
-    if isinstance(extra, str):
-        raise InvalidInputError("extra_requirements must be a sequence of strings, not a string")
-    for item in extra:
-        if not isinstance(item, str) or not item.strip() or "\n" in item:
-            raise InvalidInputError(f"invalid requirement {item!r}")
+    pins = [f"scikit-learn=={versions['sklearn']}", f"skops=={versions['skops']}",
+            f"numpy=={versions['numpy']}", f"pandas=={versions['pandas']}"]
+    if serialization != "skops":
+        pins.remove(f"skops=={versions['skops']}")
     return tuple(dict.fromkeys([*pins, *(item.strip() for item in extra)]))
 
 
 def save_model(
-    model: Any,
-    path: str | os.PathLike[str],
-    *,
-    input_example: pd.DataFrame | np.ndarray | None = None,
-    run_id: str | None = None,
-    serialization: str = "skops",
-    extra_requirements: Sequence[str] = (),
+    model: Any, path: str | os.PathLike[str], *,
+    input_example: pd.DataFrame | np.ndarray | None = None, run_id: str | None = None,
+    serialization: str = "skops", extra_requirements: Sequence[str] = (),
 ) -> ModelManifest:
     """Write ``model`` as a package directory at ``path`` and return its manifest.
 
@@ -315,13 +312,10 @@ def save_model(
             raise InvalidInputError(f"model.predict() failed on the input example: {exc}") from exc
         signature = infer_signature(example, output)
     manifest = ModelManifest(
-        serialization=serialization,
-        payload=_PAYLOAD_NAMES[serialization],
-        payload_sha256=hashlib.sha256(payload).hexdigest(),
-        library_versions=_library_versions(),
+        serialization=serialization, payload=_PAYLOAD_NAMES[serialization],
+        payload_sha256=hashlib.sha256(payload).hexdigest(), library_versions=_library_versions(),
         signature=None if signature is None else signature.to_dict(),
-        requirements=_requirements(serialization, extra_requirements),
-        run_id=run_id,
+        requirements=_requirements(serialization, extra_requirements), run_id=run_id,
         created_at=datetime.now(timezone.utc).isoformat(timespec="microseconds"),
         model_class=_type_name(type(model)),
     )
@@ -342,15 +336,15 @@ def _write_atomically(target: Path, files: Mapping[str, bytes | str]) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         for name, content in files.items():
-            (staging / name).write_bytes(content if isinstance(content, bytes) else content.encode())
+            raw = content if isinstance(content, bytes) else content.encode("utf-8")
+            (staging / name).write_bytes(raw)
         if target.exists():
             target.rmdir()  # only ever an empty directory (checked), fails otherwise
         os.rename(staging, target)
-    except OSError as exc:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise TrackflowError(f"could not write model package to {target}: {exc}") from exc
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise TrackflowError(f"could not write model package to {target}: {exc}") from exc
         raise
 
 
@@ -380,25 +374,20 @@ def _mlflow_files(
             "sklearn": sklearn_flavor,
         },
         "model_uuid": uuid.uuid4().hex,
-        "utc_time_created": datetime.fromisoformat(manifest.created_at).strftime(
-            "%Y-%m-%d %H:%M:%S.%f"
-        ),
+        "utc_time_created": f"{datetime.fromisoformat(manifest.created_at):%Y-%m-%d %H:%M:%S.%f}",
     }
     if manifest.run_id is not None:
         mlmodel["run_id"] = manifest.run_id
     # a model fit on arrays (no feature names) gets a tensor spec: MLflow passes it an ndarray
-    mlflow_signature = signature and signature.to_mlflow(
-        tensor=not hasattr(model, "feature_names_in_")
-    )
-    if mlflow_signature:
+    tensor = not hasattr(model, "feature_names_in_")
+    if mlflow_signature := signature and signature.to_mlflow(tensor=tensor):
         mlmodel["signature"] = mlflow_signature
     if has_example:
         mlmodel["saved_input_example_info"] = {
             "artifact_path": _EXAMPLE_FILE, "type": "dataframe", "pandas_orient": "split",
         }
     python_env = {
-        "python": versions["python"],
-        "build_dependencies": [f"pip=={_dist_version('pip')}"],
+        "python": versions["python"], "build_dependencies": [f"pip=={_dist_version('pip')}"],
         "dependencies": [f"-r {_REQUIREMENTS_FILE}"],
     }
     return {
@@ -453,14 +442,14 @@ def load_model(
     manifest = read_manifest(root)
     data = _payload_file(root, manifest).read_bytes()
     actual = hashlib.sha256(data).hexdigest()
-    if expected_sha256 is not None and actual != expected_sha256.strip().lower():
+    if expected_sha256 is not None and actual != str(expected_sha256).strip().lower():
         raise IntegrityError(
             f"payload of {root} has sha256 {actual}, expected {expected_sha256}",
             hint="the package was modified or truncated after it was registered",
         )
     if actual != manifest.payload_sha256:
         raise IntegrityError(
-            f"payload of {root} has sha256 {actual}, its manifest records {manifest.payload_sha256}",
+            f"payload of {root} has sha256 {actual}, manifest says {manifest.payload_sha256}",
             hint="the payload was modified or truncated after the package was saved",
         )
     if manifest.serialization == "skops":

@@ -240,7 +240,7 @@ def _build_frame(data: Any, columns: Sequence[str] | None) -> pd.DataFrame:
         elif not any(ptypes.is_list_like(v) for v in values):
             frame = pd.DataFrame([dict(data)])
         else:
-            raise InvalidInputError("a dict input must map every column to a list, or all to scalars")
+            raise InvalidInputError("a dict input must map all columns to lists, or all to scalars")
     elif isinstance(data, (list, tuple)):
         if not data:
             raise InvalidInputError("input has no rows")
@@ -352,7 +352,8 @@ def _conform_numeric(series: pd.Series, target: np.dtype, actual: str) -> pd.Ser
                 "column cannot hold missing values: impute or drop them before predicting"
             )
         values = series.to_numpy()
-        if target.kind != "b" and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+        integral = np.all(np.isfinite(values)) and np.all(values == np.round(values))
+        if target.kind != "b" and integral:
             raise _ColumnError(
                 f"expected {target}, got {source}; the values are whole numbers but float -> "
                 f"int is not a safe cast, convert explicitly with .astype('{target}')"

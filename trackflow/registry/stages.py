@@ -9,8 +9,10 @@ is parsed by a small grammar here, never evaluated as Python.
 
 from __future__ import annotations
 
+import getpass
 import math
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -26,6 +28,8 @@ __all__ = [
     "PromotionPolicy",
     "PolicyReference",
     "PolicyDecision",
+    "current_flow_run_id",
+    "current_user",
 ]
 
 
@@ -72,6 +76,35 @@ def check_transition(current: Stage, target: Stage, *, what: str = "This version
         )
 
 
+# ------------------------------------------------------------- who and where (audit)
+
+
+def current_flow_run_id() -> str | None:
+    """The id of the Prefect flow run this code runs in, or None (never imports Prefect)."""
+    if "prefect.context" not in sys.modules:  # no Prefect loaded: no run context
+        return None
+    try:
+        from prefect.context import FlowRunContext, TaskRunContext
+
+        flow_ctx = FlowRunContext.get()
+        if flow_ctx is not None and flow_ctx.flow_run is not None:
+            return str(flow_ctx.flow_run.id)
+        task_ctx = TaskRunContext.get()
+        if task_ctx is not None and task_ctx.task_run.flow_run_id is not None:
+            return str(task_ctx.task_run.flow_run_id)
+    except Exception:  # noqa: BLE001 - a broken context never breaks the registry
+        return None
+    return None
+
+
+def current_user() -> str | None:
+    """The login name recorded on transitions, or None when there is none."""
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return None
+
+
 # ---------------------------------------------------------------------- promotion policy
 
 _KEY = r"[A-Za-z0-9_][A-Za-z0-9_.\-]*?"
@@ -79,8 +112,7 @@ _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _POLICY = re.compile(
     rf"\s*metrics\.(?P<lhs>{_KEY})\s*(?P<op>>=|<=|==|>|<)\s*"
     rf"(?P<ref>production|staging|@[a-z0-9_-]{{1,64}})\.metrics\.(?P<rhs>{_KEY})"
-    rf"\s*(?:(?P<sign>[+-])\s*(?P<offset>{_NUMBER}))?\s*",
-    re.IGNORECASE,
+    rf"\s*(?:(?P<sign>[+-])\s*(?P<offset>{_NUMBER}))?\s*"
 )
 _OPS: Mapping[str, Callable[[float, float], bool]] = {
     ">=": lambda a, b: a >= b,

@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from trackflow.exceptions import TrackflowError
+from trackflow.registry.store.sql_registry import SqlRegistryTransaction
 from trackflow.tracking.entities import Artifact, Dataset, Experiment, LineageEdge, Metric, Note, Run
 from trackflow.tracking.search import Expr, OrderBy
 from trackflow.tracking.store import (
@@ -29,7 +30,7 @@ from trackflow.tracking.store.db import create_tracking_engine, describe_error, 
 from trackflow.tracking.store.migrate import ensure_schema
 from trackflow.tracking.store.search_sql import build_search_statement
 
-__all__ = ["SqlAlchemyStore", "SqlTrackingTransaction"]
+__all__ = ["SqlAlchemyStore", "SqlTrackingTransaction", "SqlStoreTransaction"]
 
 
 class SqlTrackingTransaction(TrackingTransaction):
@@ -119,6 +120,10 @@ class SqlTrackingTransaction(TrackingTransaction):
         return lineage.read_edges(self.session, nodes, outgoing=outgoing)
 
 
+class SqlStoreTransaction(SqlTrackingTransaction, SqlRegistryTransaction):
+    """Tracking and registry operations over one session (what ``transaction()`` yields)."""
+
+
 class SqlAlchemyStore(Store):
     """A store on any SQLAlchemy URL trackflow supports (SQLite, PostgreSQL).
 
@@ -126,7 +131,7 @@ class SqlAlchemyStore(Store):
     revision is refused (see :mod:`trackflow.tracking.store.migrate`).
     """
 
-    transaction_class: type[Any] = SqlTrackingTransaction
+    transaction_class: type[Any] = SqlStoreTransaction
 
     def __init__(self, uri: str, *, busy_timeout: float = 60.0) -> None:
         self.uri = uri

@@ -1,0 +1,123 @@
+"""The model card: a markdown artifact describing one registered model version.
+
+It shows the version (stage, aliases, source, payload hash), the run's metrics and
+params, the input signature as a table, the lineage as a mermaid graph (Prefect's UI
+renders fenced ``mermaid`` blocks) and the model's stage history. Published under the key
+``model-card-<name>``, so the cards of successive versions stack up as one artifact's history.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from trackflow.dashboard.publish import artifact_key, publish_markdown
+
+__all__ = ["render_model_card", "publish_model_card", "model_card_key"]
+
+logger = logging.getLogger("trackflow.dashboard")
+_MAX_PARAMS = 40
+_MAX_HISTORY = 30
+
+
+def model_card_key(name: str) -> str:
+    """The Prefect artifact key of a model's card: ``model-card-<name>``."""
+    return artifact_key("model-card", name)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if hasattr(value, "isoformat"):
+        return value.isoformat(timespec="seconds")
+    if hasattr(value, "value"):  # enums
+        value = value.value
+    return str(value).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return lines
+
+
+def _signature(client: Any, run_id: str, path: str) -> dict[str, Any] | None:
+    """The signature dict stored in the package manifest, or None (never raises)."""
+    import yaml
+
+    from trackflow.registry.model_format import MANIFEST_FILE
+    from trackflow.registry.signature import ModelSignature
+
+    try:
+        data = yaml.safe_load(client.read_artifact(run_id, f"{path}/{MANIFEST_FILE}"))
+        raw = data.get("signature") if isinstance(data, dict) else None
+        return ModelSignature.from_dict(raw).to_dict() if raw else None
+    except Exception as exc:  # noqa: BLE001 - the card shows what it can
+        logger.warning("trackflow: no signature for the model card of runs:/%s/%s: %s", run_id, path, exc)
+        return None
+
+
+def render_model_card(client: Any, name: str, version: int) -> str:
+    """The markdown card of ``name`` version ``version`` (``client`` is a trackflow Client)."""
+    from trackflow.registry.uris import parse_source
+
+    registry = client.registry
+    mv = registry.get_version(name, version)
+    model = registry.get_model(name)
+    run = client.get_run(mv.run_id) if mv.run_id else None
+    lines = [f"# Model card: {name} v{mv.version}", ""]
+    if model.description:
+        lines += [model.description, ""]
+    facts: list[tuple[str, Any]] = [
+        ("stage", mv.stage), ("aliases", ", ".join(mv.aliases) or "-"), ("status", mv.status),
+        ("registered", mv.created_at), ("source", f"`{mv.source}`"), ("payload sha256", f"`{mv.payload_sha256}`"),
+    ]
+    if run is not None:
+        facts += [("run", f"{run.name} (`{run.id}`)"), ("experiment", run.experiment_name)]
+    facts += [(f"tag {k}", v) for k, v in mv.tags.items()]
+    if mv.description:
+        facts.append(("description", mv.description))
+    lines += _table(["", ""], facts) + [""]
+    if run is not None and run.metrics:
+        lines += ["## Metrics", ""] + _table(["metric", "value"], sorted(run.metrics.items())) + [""]
+    if run is not None and run.params:
+        params = sorted(run.params.items())
+        lines += ["## Parameters", ""] + _table(["param", "value"], params[:_MAX_PARAMS])
+        lines += [f"_{len(params) - _MAX_PARAMS} more not shown_"] if len(params) > _MAX_PARAMS else []
+        lines.append("")
+    run_id, path = parse_source(mv.source, client.artifacts)
+    signature = _signature(client, run_id, path)
+    lines += ["## Signature", ""]
+    if signature:
+        lines += _table(["input column", "dtype"], [(c["name"], c["dtype"]) for c in signature["inputs"]])
+        output = signature.get("output") or {}
+        if output:
+            described = ", ".join(f"{k}={v}" for k, v in output.items() if k != "columns")
+            lines += ["", f"Output: {_cell(described)}"]
+    else:
+        lines.append("_No signature recorded (register with an input_example to get one)._")
+    lines += ["", "## Lineage", "", "```mermaid", client.lineage(f"models:/{name}/{mv.version}").to_mermaid(), "```", ""]
+    history = registry.history(name)[-_MAX_HISTORY:]
+    lines += ["## Stage history", ""]
+    lines += _table(
+        ["when", "version", "from", "to", "user", "reason"],
+        [(t.created_at, t.version, t.from_stage or "-", t.to_stage, t.user, t.reason) for t in reversed(history)],
+    )
+    return "\n".join(lines) + "\n"
+
+
+def publish_model_card(client: Any, name: str, version: int) -> UUID | None:
+    """Render the card and publish it as the markdown artifact ``model-card-<name>``.
+
+    Never raises: a card that cannot be rendered or published logs a warning.
+    """
+    try:
+        markdown = render_model_card(client, name, version)
+    except Exception as exc:  # noqa: BLE001 - publishing never fails the flow
+        logger.warning("trackflow: could not render the model card of %s v%s: %s", name, version, exc)
+        return None
+    return publish_markdown(markdown, key=model_card_key(name), description=f"Model card of {name} version {version}")

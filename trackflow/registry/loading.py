@@ -1,0 +1,167 @@
+"""Model packages in the artifact store: log them, verify them, resolve URIs and load them.
+
+``load_model("models:/churn-clf@champion")`` resolves the URI to a version, finds its
+package in the artifact store (downloading it into a temporary folder when the root is
+not local), checks the payload's sha256 against the digest the registry recorded, and
+only then deserializes it through :func:`trackflow.registry.model_format.load_model`
+(skops with an allowlist; pickle only with ``allow_unsafe=True``).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from trackflow.exceptions import IntegrityError, InvalidInputError, NotFoundError
+from trackflow.registry.uris import parse_model_uri, parse_source, run_source
+
+if TYPE_CHECKING:
+    from trackflow.registry.entities import ModelVersion
+    from trackflow.registry.model_format import ModelManifest, PackagedModel
+    from trackflow.tracking.client import Client
+
+__all__ = [
+    "load_model",
+    "load_version",
+    "load_run_package",
+    "log_package",
+    "package_directory",
+    "verify_package",
+]
+
+
+@contextmanager
+def package_directory(client: Client, run_id: str, path: str) -> Iterator[Path]:
+    """A local folder holding the package ``runs:/<run_id>/<path>``.
+
+    The folder itself on a local artifact root; a temporary download (removed afterwards)
+    on any other root.
+    """
+    key = f"{run_id}/{path}"
+    local = client.artifacts.local_path(key)
+    if local is not None:
+        yield Path(local)
+        return
+    with tempfile.TemporaryDirectory(prefix="trackflow-model-") as tmp:
+        yield Path(client.artifacts.download(key, tmp))
+
+
+def _package_records(client: Client, run_id: str, path: str) -> dict[str, Any]:
+    from trackflow.registry.model_format import MANIFEST_FILE
+
+    records = {a.path: a for a in client.list_artifacts(run_id, path)}
+    if f"{path}/{MANIFEST_FILE}" not in records:
+        found = ", ".join(sorted(records)[:10]) or "nothing"
+        raise NotFoundError(
+            f"No trackflow model package at {run_source(run_id, path)}: the run has no artifact "
+            f"{path}/{MANIFEST_FILE} (found: {found}).",
+            hint="Log a package with registry.register_model(...) or save_model + log_artifact.",
+        )
+    return records
+
+
+def log_package(
+    client: Client, model: Any, run_id: str, path: str, *, input_example: Any = None, serialization: str = "skops"
+) -> ModelManifest:
+    """Save ``model`` as a package and log it as the artifacts ``path`` of the run.
+
+    An existing package is never overwritten (AlreadyExistsError): registered versions
+    point at it. The logged payload's sha256 is checked against the manifest.
+    """
+    from trackflow.exceptions import AlreadyExistsError
+    from trackflow.registry.model_format import save_model
+
+    if client.list_artifacts(run_id, path):
+        raise AlreadyExistsError(
+            f"Run {run_id} already has artifacts at {path!r}; a model package is never overwritten.",
+            hint=f"Pass another artifact_path, or register the logged package with "
+            f"create_version(name, source='{run_source(run_id, path)}').",
+        )
+    with tempfile.TemporaryDirectory(prefix="trackflow-package-") as tmp:
+        package = Path(tmp) / "model"
+        manifest = save_model(model, package, input_example=input_example, run_id=run_id, serialization=serialization)
+        logged = client.log_artifact(run_id, package, path)
+    payload = next((a for a in logged if a.path == f"{path}/{manifest.payload}"), None)
+    if payload is None or payload.sha256 != manifest.payload_sha256:
+        raise IntegrityError(f"The stored payload of {run_source(run_id, path)} does not match the saved package.")
+    return manifest
+
+
+def verify_package(client: Client, run_id: str, path: str) -> ModelManifest:
+    """Check the package ``runs:/<run_id>/<path>`` before it is registered.
+
+    The manifest must be valid and the payload's sha256 must equal both the manifest's
+    digest and the sha256 recorded when the artifact was logged; otherwise IntegrityError.
+    Nothing is deserialized.
+    """
+    from trackflow.registry.model_format import payload_sha256, read_manifest
+
+    records = _package_records(client, run_id, path)
+    with package_directory(client, run_id, path) as folder:
+        manifest = read_manifest(folder)
+        actual = payload_sha256(folder)
+    record = records.get(f"{path}/{manifest.payload}")
+    if record is None:
+        raise IntegrityError(f"The package at {run_source(run_id, path)} has no logged payload {manifest.payload}.")
+    if actual != manifest.payload_sha256 or actual != record.sha256:
+        raise IntegrityError(
+            f"The payload of {run_source(run_id, path)} has sha256 {actual}; its manifest records "
+            f"{manifest.payload_sha256} and the run logged {record.sha256}.",
+            hint="The package was modified after it was saved; log it again.",
+        )
+    return manifest
+
+
+def load_version(client: Client, version: ModelVersion, *, allow_unsafe: bool = False) -> PackagedModel:
+    """Load the package of a registered version, verified against its recorded sha256."""
+    from trackflow.exceptions import ConflictError
+    from trackflow.registry.entities import VersionStatus
+    from trackflow.registry.model_format import load_model as load_package
+
+    if version.status is not VersionStatus.READY:
+        raise ConflictError(
+            f"Version {version.version} of model {version.name!r} is {version.status.value}; only READY versions load."
+        )
+    run_id, path = parse_source(version.source, client.artifacts)
+    expected = version.payload_sha256
+    if expected is None:
+        raise IntegrityError(f"Version {version.version} of model {version.name!r} has no recorded payload sha256.")
+    _package_records(client, run_id, path)
+    with package_directory(client, run_id, path) as folder:
+        return load_package(folder, expected_sha256=expected, allow_unsafe=allow_unsafe)
+
+
+def load_run_package(client: Client, run_id: str, path: str, *, allow_unsafe: bool = False) -> PackagedModel:
+    """Load the package a run logged at ``path``, verified against the logged sha256."""
+    from trackflow.registry.model_format import load_model as load_package
+    from trackflow.registry.model_format import read_manifest
+
+    records = _package_records(client, run_id, path)
+    with package_directory(client, run_id, path) as folder:
+        manifest = read_manifest(folder)
+        record = records.get(f"{path}/{manifest.payload}")
+        if record is None:
+            raise IntegrityError(f"The package at {run_source(run_id, path)} has no logged payload {manifest.payload}.")
+        return load_package(folder, expected_sha256=record.sha256, allow_unsafe=allow_unsafe)
+
+
+def load_model(uri: str, *, allow_unsafe: bool = False, client: Client | None = None) -> PackagedModel:
+    """Load the model at ``uri`` (``models:/...`` or ``runs:/...``), verified before deserializing.
+
+    Returns a :class:`~trackflow.registry.model_format.PackagedModel`: ``.predict(frame)``
+    checks the input against the signature. ``allow_unsafe=True`` permits pickle payloads.
+    """
+    if not isinstance(allow_unsafe, bool):
+        raise InvalidInputError(f"allow_unsafe must be True or False, got {allow_unsafe!r}.")
+    if client is None:
+        from trackflow.tracking.fluent import get_client
+
+        client = get_client()
+    parsed = parse_model_uri(uri)
+    if parsed.kind == "run":
+        return load_run_package(client, parsed.run_id or "", parsed.path or "", allow_unsafe=allow_unsafe)
+    version = client.registry.resolve(uri)
+    return load_version(client, version, allow_unsafe=allow_unsafe)
