@@ -43,7 +43,8 @@ def test_run_life_cycle_and_source(client: Client) -> None:
     assert run.tags == {"team": "growth"}
     assert run.user and run.host and run.python_version
     assert "sqlalchemy" in run.package_versions and "pandas" in run.package_versions
-    ended = client.end_run(run.id, "FAILED", error="ValueError: boom")
+    assert client.end_run(run.id, "FAILED", error="ValueError: boom") is None
+    ended = client.get_run(run.id)
     assert ended.status is RunStatus.FAILED and ended.error == "ValueError: boom"
     assert ended.end_time is not None and ended.duration_seconds is not None
 

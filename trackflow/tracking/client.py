@@ -16,7 +16,7 @@ from trackflow.exceptions import InvalidInputError, NotFoundError
 from trackflow.settings import TrackflowSettings, get_settings
 from trackflow.tracking.client_artifacts import ArtifactsMixin
 from trackflow.tracking.client_logging import LoggingMixin
-from trackflow.tracking.entities import Experiment, Run, RunStatus, now_ms
+from trackflow.tracking.entities import Experiment, Run, RunStatus, ms_to_datetime, now_ms
 from trackflow.tracking.lineage import LineageMixin
 from trackflow.tracking.search import decode_page_token, encode_page_token, parse_filter, parse_order_by
 from trackflow.tracking.source import current_source
@@ -50,6 +50,7 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
         handle = open_store(self.tracking_uri, settings)
         self._store = handle.store
         self._buffer = handle.buffer
+        self._experiment_ids = handle.experiment_ids
         self._artifact_store: Any = None
         self._registry: Any = None
 
@@ -113,40 +114,63 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
         clean_tags = {validate_key(k, "Tag key"): tag_value_to_str(k, v) for k, v in (tags or {}).items()}
         source = current_source()
         run_id = uuid.uuid4().hex
+        values: dict[str, Any] = {
+            "id": run_id,
+            "name": run_name or f"run-{run_id[:8]}",
+            "status": RunStatus.RUNNING.value,
+            "kind": kind,
+            "start_time": now_ms(),
+            "end_time": None,
+            "parent_run_id": parent,
+            "error": None,
+            "attempts": 1,
+            "flow_run_id": flow_run_id,
+            "task_run_id": task_run_id,
+            "prefect_name": prefect_name,
+            "source_commit": source.commit,
+            "source_dirty": source.dirty,
+            "entrypoint": source.entrypoint,
+            "user": source.user,
+            "host": source.host,
+            "python_version": source.python_version,
+            "package_versions": json.dumps(source.packages),
+        }
         with self._store.transaction() as tx:
-            if parent is not None and not tx.read_runs([parent]):
+            if parent is not None and not (self._buffer.is_known_run(parent) or tx.read_runs([parent])):
                 raise NotFoundError(f"Parent run {parent} does not exist.")
-            exp = tx.get_or_create_experiment(experiment)
-            tx.create_run(
-                {
-                    "id": run_id,
-                    "experiment_id": exp.id,
-                    "name": run_name or f"run-{run_id[:8]}",
-                    "status": RunStatus.RUNNING.value,
-                    "kind": kind,
-                    "start_time": now_ms(),
-                    "end_time": None,
-                    "parent_run_id": parent,
-                    "error": None,
-                    "attempts": 1,
-                    "flow_run_id": flow_run_id,
-                    "task_run_id": task_run_id,
-                    "prefect_name": prefect_name,
-                    "source_commit": source.commit,
-                    "source_dirty": source.dirty,
-                    "entrypoint": source.entrypoint,
-                    "user": source.user,
-                    "host": source.host,
-                    "python_version": source.python_version,
-                    "package_versions": json.dumps(source.packages),
-                }
-            )
+            experiment_id = self._experiment_ids.get(experiment)
+            if experiment_id is None:
+                experiment_id = tx.get_or_create_experiment(experiment).id
+            values["experiment_id"] = experiment_id
+            tx.create_run(values)
             if clean_tags:
                 tx.set_tags(run_id, clean_tags)
+        self._experiment_ids[experiment] = experiment_id
         self._buffer.mark_new_run(run_id)
-        return self.get_run(run_id)
+        return Run(
+            id=run_id,
+            experiment_id=experiment_id,
+            experiment_name=experiment,
+            name=values["name"],
+            status=RunStatus.RUNNING,
+            start_time=ms_to_datetime(values["start_time"]),  # type: ignore[arg-type]
+            end_time=None,
+            parent_run_id=parent,
+            kind=kind,
+            flow_run_id=flow_run_id,
+            task_run_id=task_run_id,
+            prefect_name=prefect_name,
+            source_commit=source.commit,
+            source_dirty=source.dirty,
+            entrypoint=source.entrypoint,
+            user=source.user,
+            host=source.host,
+            python_version=source.python_version,
+            package_versions=dict(source.packages),
+            tags=dict(sorted(clean_tags.items())),
+        )
 
-    def end_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, *, error: str | None = None) -> Run:
+    def end_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, *, error: str | None = None) -> None:
         """End a run: write its queued values, then set its status and end time."""
         run_id = validate_run_id(run_id)
         final = _parse_status(status)
@@ -154,7 +178,6 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
             raise InvalidInputError("end_run needs a final status: FINISHED, FAILED, CRASHED or KILLED.")
         self.update_run(run_id, status=final, error=error, end_time=now_ms())
         self._buffer.forget_run(run_id)
-        return self.get_run(run_id)
 
     def update_run(self, run_id: str, **values: Any) -> None:
         """Change run attributes: status, error, end_time, attempts, name, task/flow run ids."""

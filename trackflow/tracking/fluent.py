@@ -84,7 +84,8 @@ class ActiveRun:
         """End the run with ``status`` and make its parent (if any) active again."""
         if _open_runs.pop(self.id, None) is not None:
             context.pop_run(self._token)
-        return self.client.end_run(self.id, status, error=error)
+        self.client.end_run(self.id, status, error=error)
+        return self.client.get_run(self.id)
 
     def __enter__(self) -> ActiveRun:
         return self

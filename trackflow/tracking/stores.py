@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from trackflow.settings import TrackflowSettings
 from trackflow.tracking.buffer import WriteBuffer
@@ -18,6 +18,8 @@ class StoreHandle:
 
     store: Store
     buffer: WriteBuffer
+    experiment_ids: dict[str, str] = field(default_factory=dict)
+    """Experiment name -> id (experiments are never renamed or deleted)."""
 
 
 _handles: dict[str, StoreHandle] = {}

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from trackflow.tracking.entities import Artifact
 from trackflow.tracking.store.convert import to_artifact
 from trackflow.tracking.store.orm import ArtifactRow
-from trackflow.tracking.store.sql import dialect_insert
+from trackflow.tracking.store.sql import upsert_statement
 
 __all__ = ["record_artifacts", "read_artifacts"]
 
@@ -23,12 +23,10 @@ def record_artifacts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """
     if not rows:
         return
-    statement = dialect_insert(session, ArtifactRow)
-    statement = statement.on_conflict_do_update(
-        index_elements=["run_id", "path"],
-        set_={c: statement.excluded[c] for c in ("uri", "sha256", "size", "media_type", "created_at")},
+    statement = upsert_statement(
+        session, ArtifactRow, ["run_id", "path"], ["uri", "sha256", "size", "media_type", "created_at"]
     )
-    session.execute(statement, list(rows))
+    session.connection().execute(statement, list(rows))
 
 
 def read_artifacts(session: Session, run_id: str, prefix: str = "") -> list[Artifact]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from trackflow.tracking.entities import (
@@ -31,6 +32,11 @@ __all__ = [
 ]
 
 
+@lru_cache(maxsize=256)
+def _versions(text: str) -> dict[str, str]:
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
 def metric_value(value: float | None, is_nan: bool) -> float:
     """Undo the NaN encoding: SQLite cannot store NaN, so it is kept as NULL + flag."""
     return float("nan") if is_nan or value is None else float(value)
@@ -41,7 +47,7 @@ def to_experiment(row: orm.ExperimentRow) -> Experiment:
 
 
 def to_run(
-    row: orm.RunRow,
+    row: Any,
     *,
     experiment_name: str,
     params: dict[str, str],
@@ -69,7 +75,7 @@ def to_run(
         user=row.user,
         host=row.host,
         python_version=row.python_version,
-        package_versions=json.loads(row.package_versions) if row.package_versions else {},
+        package_versions=dict(_versions(row.package_versions)) if row.package_versions else {},
         params=params,
         metrics=metrics,
         tags=tags,

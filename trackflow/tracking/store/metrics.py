@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from trackflow.tracking.entities import Metric
 from trackflow.tracking.store.convert import to_metric
 from trackflow.tracking.store.orm import LatestMetricRow, MetricRow
-from trackflow.tracking.store.sql import dialect_insert
+from trackflow.tracking.store.sql import upsert_statement
 
 __all__ = ["MetricRecord", "log_metrics", "read_metric_history"]
 
@@ -41,25 +42,21 @@ def log_metrics(session: Session, records: Sequence[MetricRecord]) -> None:
         current = latest.get((run_id, key))
         if current is None or (step, timestamp) >= (current[3], current[4]):
             latest[(run_id, key)] = record
-    session.execute(MetricRow.__table__.insert(), rows)
+    session.connection().execute(MetricRow.__table__.insert(), rows)
     _upsert_latest(session, list(latest.values()))
 
 
-def _upsert_latest(session: Session, records: list[MetricRecord]) -> None:
-    statement = dialect_insert(session, LatestMetricRow)
-    newer = or_(
-        statement.excluded.step > LatestMetricRow.step,
-        (statement.excluded.step == LatestMetricRow.step) & (statement.excluded.timestamp >= LatestMetricRow.timestamp),
+def _newer(statement: Any, table: Any) -> Any:
+    """The stored latest value is replaced by a higher step, or the same step logged later."""
+    return or_(
+        statement.excluded.step > table.c.step,
+        (statement.excluded.step == table.c.step) & (statement.excluded.timestamp >= table.c.timestamp),
     )
-    statement = statement.on_conflict_do_update(
-        index_elements=["run_id", "key"],
-        set_={
-            "value": statement.excluded.value,
-            "is_nan": statement.excluded.is_nan,
-            "step": statement.excluded.step,
-            "timestamp": statement.excluded.timestamp,
-        },
-        where=newer,
+
+
+def _upsert_latest(session: Session, records: list[MetricRecord]) -> None:
+    statement = upsert_statement(
+        session, LatestMetricRow, ["run_id", "key"], ["value", "is_nan", "step", "timestamp"], where=_newer
     )
     rows = []
     for run_id, key, value, step, timestamp in records:
@@ -67,7 +64,7 @@ def _upsert_latest(session: Session, records: list[MetricRecord]) -> None:
         rows.append(
             {"run_id": run_id, "key": key, "value": stored, "is_nan": is_nan, "step": step, "timestamp": timestamp}
         )
-    session.execute(statement, rows)
+    session.connection().execute(statement, rows)
 
 
 def read_metric_history(session: Session, run_id: str, key: str) -> list[Metric]:

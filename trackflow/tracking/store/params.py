@@ -19,9 +19,9 @@ def read_params(session: Session, run_id: str, keys: list[str] | None = None) ->
     found: dict[str, str] = {}
     statement = select(ParamRow.key, ParamRow.value).where(ParamRow.run_id == run_id)
     if keys is None:
-        return dict(session.execute(statement).tuples().all())
+        return dict(session.connection().execute(statement).tuples().all())
     for part in chunks(keys):
-        found.update(session.execute(statement.where(ParamRow.key.in_(part))).tuples().all())
+        found.update(session.connection().execute(statement.where(ParamRow.key.in_(part))).tuples().all())
     return found
 
 
@@ -32,19 +32,19 @@ def find_param_conflicts(session: Session, run_id: str, params: Mapping[str, str
 
 
 def log_params(session: Session, run_id: str, params: Mapping[str, str]) -> None:
-    """Store params; the same value again is fine, another value raises ConflictError."""
+    """Store params; the same value again is fine, another value raises ConflictError.
+
+    Inserts what is new, then reads every key back: a key stored with another value
+    (before, or by a concurrent writer) raises, and the caller's transaction rolls back.
+    """
     if not params:
         return
-    conflicts = find_param_conflicts(session, run_id, params)
-    if conflicts:
-        raise conflict_error(run_id, conflicts)
     insert_ignore(
         session,
         ParamRow,
         [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()],
         ["run_id", "key"],
     )
-    # another writer may have inserted the same key between our read and our insert
     conflicts = find_param_conflicts(session, run_id, params)
     if conflicts:
         raise conflict_error(run_id, conflicts)

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from trackflow.tracking.entities import Run
@@ -25,12 +25,13 @@ __all__ = ["create_run", "update_run", "read_run", "read_runs", "read_run_by_pre
 
 def create_run(session: Session, values: dict[str, Any]) -> None:
     """Insert a run row from column values (the caller validated them)."""
-    session.execute(RunRow.__table__.insert(), [values])
+    session.connection().execute(RunRow.__table__.insert(), [values])
 
 
 def update_run(session: Session, run_id: str, values: dict[str, Any]) -> bool:
     """Update columns of one run; False when it does not exist."""
-    result = session.execute(update(RunRow).where(RunRow.id == run_id).values(**values))
+    table = RunRow.__table__
+    result = session.connection().execute(table.update().where(table.c.id == run_id).values(**values))
     return bool(result.rowcount)
 
 
@@ -44,31 +45,33 @@ def read_runs(session: Session, run_ids: Sequence[str]) -> list[Run]:
     """Runs in the order of ``run_ids`` (missing ids are skipped), with their data."""
     if not run_ids:
         return []
-    rows: dict[str, RunRow] = {}
+    rows: dict[str, Any] = {}
     names: dict[str, str] = {}
+    connection = session.connection()
+    runs_table, experiments_table = RunRow.__table__, ExperimentRow.__table__
     params: dict[str, dict[str, str]] = defaultdict(dict)
     metrics: dict[str, dict[str, float]] = defaultdict(dict)
     tags: dict[str, dict[str, str]] = defaultdict(dict)
     for part in chunks(list(dict.fromkeys(run_ids))):
         statement = (
-            select(RunRow, ExperimentRow.name)
-            .join(ExperimentRow, ExperimentRow.id == RunRow.experiment_id)
-            .where(RunRow.id.in_(part))
+            select(runs_table, experiments_table.c.name.label("experiment_name"))
+            .join(experiments_table, experiments_table.c.id == runs_table.c.experiment_id)
+            .where(runs_table.c.id.in_(part))
         )
-        for row, experiment_name in session.execute(statement):
+        for row in connection.execute(statement):
             rows[row.id] = row
-            names[row.id] = experiment_name
-        for run_id, key, value in session.execute(
+            names[row.id] = row.experiment_name
+        for run_id, key, value in connection.execute(
             select(ParamRow.run_id, ParamRow.key, ParamRow.value).where(ParamRow.run_id.in_(part))
         ):
             params[run_id][key] = value
-        for run_id, key, value, is_nan in session.execute(
+        for run_id, key, value, is_nan in connection.execute(
             select(LatestMetricRow.run_id, LatestMetricRow.key, LatestMetricRow.value, LatestMetricRow.is_nan).where(
                 LatestMetricRow.run_id.in_(part)
             )
         ):
             metrics[run_id][key] = metric_value(value, is_nan)
-        for run_id, key, value in session.execute(
+        for run_id, key, value in connection.execute(
             select(TagRow.run_id, TagRow.key, TagRow.value).where(TagRow.run_id.in_(part))
         ):
             tags[run_id][key] = value

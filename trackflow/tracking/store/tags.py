@@ -8,7 +8,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from trackflow.tracking.store.orm import TagRow
-from trackflow.tracking.store.sql import dialect_insert
+from trackflow.tracking.store.sql import upsert_statement
 
 __all__ = ["set_tags", "delete_tag"]
 
@@ -17,11 +17,8 @@ def set_tags(session: Session, run_id: str, tags: Mapping[str, str]) -> None:
     """Set tags, overwriting existing values."""
     if not tags:
         return
-    statement = dialect_insert(session, TagRow)
-    statement = statement.on_conflict_do_update(
-        index_elements=["run_id", "key"], set_={"value": statement.excluded.value}
-    )
-    session.execute(statement, [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
+    statement = upsert_statement(session, TagRow, ["run_id", "key"], ["value"])
+    session.connection().execute(statement, [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
 
 
 def delete_tag(session: Session, run_id: str, key: str) -> bool:
