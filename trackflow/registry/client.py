@@ -12,8 +12,20 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from trackflow.exceptions import AlreadyExistsError, ConflictError, InvalidInputError
-from trackflow.registry.entities import ModelDeployment, ModelVersion, RegisteredModel, StageTransition, VersionStatus
-from trackflow.registry.stages import Stage, check_transition, current_flow_run_id, current_user, parse_stage
+from trackflow.registry.entities import (
+    ModelDeployment,
+    ModelVersion,
+    RegisteredModel,
+    StageTransition,
+    VersionStatus,
+)
+from trackflow.registry.stages import (
+    Stage,
+    check_transition,
+    current_flow_run_id,
+    current_user,
+    parse_stage,
+)
 from trackflow.registry.uris import (
     no_model_error,
     not_found_error,
@@ -31,6 +43,7 @@ from trackflow.registry.validation import (
     validate_model_name,
     validate_reason,
     validate_version,
+    validate_version_options,
 )
 from trackflow.tracking.entities import now_ms
 from trackflow.tracking.validation import validate_run_id
@@ -128,7 +141,7 @@ class RegistryClient:
 
         name = validate_model_name(name)
         path = validate_artifact_path(artifact_path)
-        options = self._version_options(description, tags, reason, details)
+        options = validate_version_options(description=description, tags=tags, reason=reason, details=details)
         rid = validate_run_id(run_id) if run_id is not None else active_run_id()
         own_run = self._client.create_run(run_name=f"register-{name}") if rid is None else None
         rid = own_run.id if own_run is not None else rid
@@ -169,20 +182,12 @@ class RegistryClient:
                 f"Version source {source!r} belongs to run {src_run}, not to run {run_id}.",
                 hint="A version's package must be an artifact of its own run.",
             )
-        options = self._version_options(description, tags, reason, details)
+        options = validate_version_options(description=description, tags=tags, reason=reason, details=details)
         self._client.get_run(src_run)
         from trackflow.registry.loading import verify_package
 
         manifest = verify_package(self._client, src_run, path)
         return self._create(name, src_run, path, manifest.payload_sha256, **options)
-
-    def _version_options(self, description: Any, tags: Any, reason: Any, details: Any) -> dict[str, Any]:
-        return {
-            "description": validate_description(description) if description is not None else None,
-            "tags": clean_tags(tags),
-            "reason": validate_reason(reason),
-            "details": validate_details(details),
-        }
 
     def _create(
         self, name: str, run_id: str, path: str, sha256: str, *, description: str | None, tags: dict[str, str],
@@ -207,7 +212,7 @@ class RegistryClient:
             tx.update_registered_model(name, {"updated_at": now})
             tx.create_edges(
                 [{"source": f"run:{run_id}", "target": f"model:{name}/{number}", "relation": "produced",
-                  "run_id": run_id, "name": f"{name}/{number}", "created_at": now}]
+                  "run_id": run_id, "name": name, "created_at": now}]
             )
             version: ModelVersion = tx.read_model_version(name, number)
         self._emit("trackflow.model.registered", version, {"source": version.source, "stage": version.stage.value})
@@ -354,7 +359,9 @@ class RegistryClient:
         """The version a ``models:/`` URI names; NotFoundError lists what exists."""
         parsed = parse_model_uri(uri)
         if parsed.kind == "run":
-            raise InvalidInputError(f"{uri!r} names a run artifact, not a registered version.", hint="Load it with load_model.")
+            raise InvalidInputError(
+                f"{uri!r} names a run artifact, not a registered version.", hint="Load it with load_model."
+            )
         with self._store.transaction(write=False) as tx:
             return resolve_version(tx, parsed)
 

@@ -15,7 +15,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from trackflow.exceptions import IntegrityError, InvalidInputError, NotFoundError
+from trackflow.exceptions import (
+    IntegrityError,
+    InvalidInputError,
+    NotFoundError,
+    StoreError,
+)
 from trackflow.registry.uris import parse_model_uri, parse_source, run_source
 
 if TYPE_CHECKING:
@@ -83,11 +88,29 @@ def log_package(
     with tempfile.TemporaryDirectory(prefix="trackflow-package-") as tmp:
         package = Path(tmp) / "model"
         manifest = save_model(model, package, input_example=input_example, run_id=run_id, serialization=serialization)
-        logged = client.log_artifact(run_id, package, path)
+        try:
+            logged = client.log_artifact(run_id, package, path)
+        except OSError as exc:
+            raise StoreError(
+                f"Could not store the model package at {run_source(run_id, path)}: {exc}",
+                hint=f"Check that the artifact root {client.artifacts.root_uri} is writable; nothing was registered.",
+            ) from exc
     payload = next((a for a in logged if a.path == f"{path}/{manifest.payload}"), None)
     if payload is None or payload.sha256 != manifest.payload_sha256:
         raise IntegrityError(f"The stored payload of {run_source(run_id, path)} does not match the saved package.")
     return manifest
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    if not path.is_file():
+        raise IntegrityError(f"The model package at {path.parent} is incomplete: {path.name} is missing.")
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def verify_package(client: Client, run_id: str, path: str) -> ModelManifest:
@@ -97,12 +120,12 @@ def verify_package(client: Client, run_id: str, path: str) -> ModelManifest:
     digest and the sha256 recorded when the artifact was logged; otherwise IntegrityError.
     Nothing is deserialized.
     """
-    from trackflow.registry.model_format import payload_sha256, read_manifest
+    from trackflow.registry.model_format import read_manifest
 
     records = _package_records(client, run_id, path)
     with package_directory(client, run_id, path) as folder:
         manifest = read_manifest(folder)
-        actual = payload_sha256(folder)
+        actual = _file_sha256(folder / manifest.payload)
     record = records.get(f"{path}/{manifest.payload}")
     if record is None:
         raise IntegrityError(f"The package at {run_source(run_id, path)} has no logged payload {manifest.payload}.")

@@ -1,7 +1,9 @@
 """Stages of a model version, the transitions allowed between them, and promotion policies.
 
 A version starts in ``development`` when it is registered. :data:`ALLOWED_TRANSITIONS` is
-the whole state machine; moving a version to the stage it is in is refused. A promotion
+the whole state machine; moving a version to the stage it is in is refused. Each
+transition is audited with :func:`current_user` and :func:`current_flow_run_id` (read
+lazily from Prefect's run context; this module never imports Prefect itself). A promotion
 policy such as ``metrics.roc_auc >= production.metrics.roc_auc + 0.005`` compares a
 candidate's run metric with the metric of the version in a stage (or under an alias); it
 is parsed by a small grammar here, never evaluated as Python.
@@ -68,7 +70,9 @@ def check_transition(current: Stage, target: Stage, *, what: str = "This version
     allowed = ALLOWED_TRANSITIONS[current]
     options = ", ".join(sorted(s.value for s in allowed))
     if current is target:
-        raise ConflictError(f"{what} is already in {target.value}; nothing to do.", hint=f"From {current.value} it can move to: {options}.")
+        raise ConflictError(
+            f"{what} is already in {target.value}; nothing to do.", hint=f"From {current.value} it can move to: {options}."
+        )
     if target not in allowed:
         raise ConflictError(
             f"{what} cannot move from {current.value} to {target.value}.",

@@ -20,7 +20,11 @@ from typing import Any, Literal
 from trackflow.exceptions import InvalidInputError, NotFoundError
 from trackflow.registry.entities import ModelVersion, VersionStatus
 from trackflow.registry.stages import Stage
-from trackflow.registry.validation import validate_alias, validate_model_name, validate_version
+from trackflow.registry.validation import (
+    validate_alias,
+    validate_model_name,
+    validate_version,
+)
 from trackflow.tracking.validation import validate_run_id
 
 __all__ = [
@@ -109,7 +113,7 @@ def parse_model_uri(uri: Any) -> ModelUri:
         if exc.hint == _URI_HINT:
             raise
         raise InvalidInputError(f"Malformed model URI {uri!r}: {exc}", hint=exc.hint or _URI_HINT) from None
-    if selector.isdigit():
+    if selector.isascii() and selector.isdigit():
         try:
             return ModelUri(kind="version", name=name, version=validate_version(selector))
         except InvalidInputError:
@@ -156,7 +160,9 @@ def parse_source(source: Any, artifacts: Any) -> tuple[str, str]:
             f"Version source {source!r} is not inside a run's artifact folder.", hint=_SOURCE_HINT
         ) from None
     if run_part != run_id or not path:
-        raise InvalidInputError(f"Version source {source!r} is not a package inside a run's artifact folder.", hint=_SOURCE_HINT)
+        raise InvalidInputError(
+            f"Version source {source!r} is not a package inside a run's artifact folder.", hint=_SOURCE_HINT
+        )
     return run_id, _artifact_path(path, source)
 
 

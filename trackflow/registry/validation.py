@@ -21,6 +21,7 @@ __all__ = [
     "validate_description",
     "validate_reason",
     "validate_details",
+    "validate_version_options",
     "clean_tags",
     "clean_tag_keys",
 ]
@@ -31,6 +32,7 @@ MAX_REASON_LENGTH = 10_000
 MAX_DETAILS_BYTES = 100_000
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _ALIAS = re.compile(r"[a-z0-9_-]{1,64}")
+_DIGITS = re.compile(r"[0-9]{1,10}")
 _NAME_HINT = "Model names start with a letter or digit and use only letters, digits, '.', '_' and '-'."
 _ALIAS_HINT = "Aliases are 1-64 characters of lowercase letters, digits, '_' and '-' (e.g. 'champion')."
 
@@ -62,7 +64,7 @@ def validate_version(version: Any) -> int:
     """A version number: a positive integer (or a string of digits, as the CLI passes)."""
     if isinstance(version, bool):
         raise InvalidInputError(f"A model version must be a positive integer, got {version!r}.")
-    if isinstance(version, str) and version.strip().isdigit():
+    if isinstance(version, str) and _DIGITS.fullmatch(version.strip()):
         version = int(version.strip())
     if not isinstance(version, int) or isinstance(version, bool) or version < 1 or version > 2**31 - 1:
         raise InvalidInputError(
@@ -128,6 +130,16 @@ def _json_safe(value: Any) -> Any:
         except (TypeError, ValueError):
             return value
     return value
+
+
+def validate_version_options(*, description: Any, tags: Any, reason: Any, details: Any) -> dict[str, Any]:
+    """The optional fields of a new version, validated: description, tags, reason, details."""
+    return {
+        "description": validate_description(description) if description is not None else None,
+        "tags": clean_tags(tags),
+        "reason": validate_reason(reason),
+        "details": validate_details(details),
+    }
 
 
 def clean_tags(tags: Any) -> dict[str, str]:

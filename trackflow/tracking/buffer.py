@@ -16,6 +16,7 @@ import os
 import threading
 import weakref
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from trackflow.exceptions import ConflictError, TrackflowError
@@ -25,6 +26,21 @@ __all__ = ["WriteBuffer", "flush_all_buffers"]
 
 logger = logging.getLogger("trackflow")
 _buffers: weakref.WeakSet[WriteBuffer] = weakref.WeakSet()
+
+
+@dataclass
+class _Batch:
+    """What one flush writes, in this order: runs, params, tags, metrics, run updates."""
+
+    runs: list[dict[str, Any]]
+    params: dict[str, dict[str, str]]
+    tags: dict[str, dict[str, str]]
+    metrics: list[MetricRecord]
+    updates: dict[str, dict[str, Any]]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.runs or self.params or self.tags or self.metrics or self.updates)
 
 
 class WriteBuffer:
@@ -43,6 +59,9 @@ class WriteBuffer:
         self._metrics: list[MetricRecord] = []
         self._params: dict[str, dict[str, str]] = {}
         self._tags: dict[str, dict[str, str]] = {}
+        self._new_runs: list[dict[str, Any]] = []
+        self._run_updates: dict[str, dict[str, Any]] = {}
+        self._unwritten_runs: set[str] = set()
         self._known_params: dict[str, dict[str, str]] = {}
         self._known_runs: set[str] = set()
         self._wake = threading.Event()
@@ -109,6 +128,27 @@ class WriteBuffer:
             self._tags.setdefault(run_id, {}).update(tags)
         self._ensure_thread()
 
+    def add_run(self, values: Mapping[str, Any]) -> None:
+        """Queue the creation of a run (validated by the Client); written before its data."""
+        self._check_fork()
+        with self._lock:
+            self._new_runs.append(dict(values))
+            self._unwritten_runs.add(values["id"])
+        self.mark_new_run(values["id"])
+        self._ensure_thread()
+
+    def ensure_written(self, run_id: str) -> None:
+        """Flush first when ``run_id`` is still queued (before a direct write that needs its row)."""
+        if run_id in self._unwritten_runs:
+            self.flush()
+
+    def add_run_update(self, run_id: str, values: Mapping[str, Any]) -> None:
+        """Queue changes to a run's attributes (status, end time ...); written after its data."""
+        self._check_fork()
+        with self._lock:
+            self._run_updates.setdefault(run_id, {}).update(values)
+        self._ensure_thread()
+
     def mark_new_run(self, run_id: str) -> None:
         """A run created by this process has no params yet: skip the read on first log."""
         with self._lock:
@@ -138,7 +178,13 @@ class WriteBuffer:
     def pending(self) -> int:
         """How many values wait to be written."""
         with self._lock:
-            return len(self._metrics) + sum(map(len, self._params.values())) + sum(map(len, self._tags.values()))
+            return (
+                len(self._metrics)
+                + len(self._new_runs)
+                + len(self._run_updates)
+                + sum(map(len, self._params.values()))
+                + sum(map(len, self._tags.values()))
+            )
 
     # ---- writing --------------------------------------------------------------------
 
@@ -147,25 +193,35 @@ class WriteBuffer:
         self._check_fork()
         with self._flush_lock:
             with self._lock:
-                metrics, params, tags = self._metrics, self._params, self._tags
-                self._metrics, self._params, self._tags = [], {}, {}
-            if not (metrics or params or tags):
+                batch = _Batch(self._new_runs, self._params, self._tags, self._metrics, self._run_updates)
+                self._new_runs, self._params, self._tags, self._metrics, self._run_updates = [], {}, {}, [], {}
+            if batch.empty:
                 return
             try:
-                self._write(metrics, params, tags)
+                self._write(batch)
             except BaseException:
-                with self._lock:
-                    self._metrics[:0] = metrics
-                    for run_id, values in params.items():
-                        self._params[run_id] = {**values, **self._params.get(run_id, {})}
-                    for run_id, values in tags.items():
-                        self._tags[run_id] = {**values, **self._tags.get(run_id, {})}
+                self._requeue(batch)
                 raise
+            with self._lock:
+                self._unwritten_runs.difference_update(r["id"] for r in batch.runs)
 
-    def _write(self, metrics: list[MetricRecord], params: dict[str, dict[str, str]], tags: dict[str, dict[str, str]]) -> None:
+    def _requeue(self, batch: _Batch) -> None:
+        with self._lock:
+            self._new_runs[:0] = batch.runs
+            self._metrics[:0] = batch.metrics
+            for run_id, values in batch.params.items():
+                self._params[run_id] = {**values, **self._params.get(run_id, {})}
+            for run_id, values in batch.tags.items():
+                self._tags[run_id] = {**values, **self._tags.get(run_id, {})}
+            for run_id, values in batch.updates.items():
+                self._run_updates[run_id] = {**values, **self._run_updates.get(run_id, {})}
+
+    def _write(self, batch: _Batch) -> None:
         rejected: list[str] = []
         with self.store.transaction() as tx:
-            for run_id, values in params.items():
+            if batch.runs:
+                tx.create_runs(batch.runs)
+            for run_id, values in batch.params.items():
                 try:
                     tx.log_params(run_id, values)
                 except ConflictError as exc:
@@ -173,9 +229,11 @@ class WriteBuffer:
                     rejected.append(str(exc))
                     stored = tx.read_params(run_id)
                     tx.log_params(run_id, {k: v for k, v in values.items() if k not in stored})
-            for run_id, values in tags.items():
+            for run_id, values in batch.tags.items():
                 tx.set_tags(run_id, values)
-            tx.log_metrics(metrics)
+            tx.log_metrics(batch.metrics)
+            for run_id, values in batch.updates.items():
+                tx.update_run(run_id, values)
         for message in rejected:
             logger.warning("trackflow: %s (the stored value was kept)", message)
 

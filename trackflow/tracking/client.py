@@ -21,7 +21,13 @@ from trackflow.tracking.lineage import LineageMixin
 from trackflow.tracking.search import decode_page_token, encode_page_token, parse_filter, parse_order_by
 from trackflow.tracking.source import current_source
 from trackflow.tracking.stores import open_store
-from trackflow.tracking.validation import tag_value_to_str, validate_key, validate_name, validate_run_id
+from trackflow.tracking.validation import (
+    tag_value_to_str,
+    validate_key,
+    validate_name,
+    validate_params,
+    validate_run_id,
+)
 
 __all__ = ["Client", "RunPage", "DEFAULT_EXPERIMENT"]
 
@@ -101,13 +107,21 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
         run_name: str | None = None,
         parent_run_id: str | None = None,
         tags: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
         kind: str = "manual",
         flow_run_id: str | None = None,
         task_run_id: str | None = None,
         prefect_name: str | None = None,
+        defer: bool = False,
     ) -> Run:
-        """Start a RUNNING run in ``experiment`` (created on first use)."""
+        """Start a RUNNING run in ``experiment`` (created on first use), with its first params and tags.
+
+        With ``defer=True`` the run is queued like a metric and written with the next batch
+        (any read or direct write that needs it flushes first): the cheap path for many
+        short runs, such as the task runs of a flow.
+        """
         validate_name(experiment)
+        clean_params = validate_params(params or {})
         if run_name is not None:
             validate_name(run_name, "Run name")
         parent = validate_run_id(parent_run_id) if parent_run_id is not None else None
@@ -135,18 +149,27 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
             "python_version": source.python_version,
             "package_versions": json.dumps(source.packages),
         }
-        with self._store.transaction() as tx:
-            if parent is not None and not (self._buffer.is_known_run(parent) or tx.read_runs([parent])):
-                raise NotFoundError(f"Parent run {parent} does not exist.")
-            experiment_id = self._experiment_ids.get(experiment)
-            if experiment_id is None:
-                experiment_id = tx.get_or_create_experiment(experiment).id
+        experiment_id = self._experiment_ids.get(experiment)
+        if defer and experiment_id is not None and (parent is None or self._buffer.is_known_run(parent)):
             values["experiment_id"] = experiment_id
-            tx.create_run(values)
+            self._buffer.add_run(values)
+            if clean_params:
+                self._buffer.add_params(run_id, clean_params)
             if clean_tags:
+                self._buffer.add_tags(run_id, clean_tags)
+        else:
+            with self._store.transaction() as tx:
+                if parent is not None and not (self._buffer.is_known_run(parent) or tx.read_runs([parent])):
+                    raise NotFoundError(f"Parent run {parent} does not exist.")
+                if experiment_id is None:
+                    experiment_id = tx.get_or_create_experiment(experiment).id
+                values["experiment_id"] = experiment_id
+                tx.create_run(values)
+                tx.log_params(run_id, clean_params)
                 tx.set_tags(run_id, clean_tags)
-        self._experiment_ids[experiment] = experiment_id
-        self._buffer.mark_new_run(run_id)
+            self._experiment_ids[experiment] = experiment_id
+            self._buffer.mark_new_run(run_id)
+            self._buffer.remember_params(run_id, clean_params)
         return Run(
             id=run_id,
             experiment_id=experiment_id,
@@ -167,20 +190,30 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
             host=source.host,
             python_version=source.python_version,
             package_versions=dict(source.packages),
+            params=dict(sorted(clean_params.items())),
             tags=dict(sorted(clean_tags.items())),
         )
 
-    def end_run(self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, *, error: str | None = None) -> None:
-        """End a run: write its queued values, then set its status and end time."""
+    def end_run(
+        self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, *, error: str | None = None, defer: bool = False
+    ) -> None:
+        """End a run: set its status and end time, in the same transaction as its queued values.
+
+        With ``defer=True`` the change is queued and written with the next batch.
+        """
         run_id = validate_run_id(run_id)
         final = _parse_status(status)
         if final is RunStatus.RUNNING:
             raise InvalidInputError("end_run needs a final status: FINISHED, FAILED, CRASHED or KILLED.")
-        self.update_run(run_id, status=final, error=error, end_time=now_ms())
+        self.update_run(run_id, status=final, error=error, end_time=now_ms(), defer=defer)
         self._buffer.forget_run(run_id)
 
-    def update_run(self, run_id: str, **values: Any) -> None:
-        """Change run attributes: status, error, end_time, attempts, name, task/flow run ids."""
+    def update_run(self, run_id: str, *, defer: bool = False, **values: Any) -> None:
+        """Change run attributes: status, error, end_time, attempts, name, task/flow run ids.
+
+        The change is written together with everything queued (or, with ``defer=True``,
+        queued itself); an unknown run raises NotFoundError.
+        """
         allowed = {"status", "error", "end_time", "attempts", "name", "flow_run_id", "task_run_id", "prefect_name"}
         unknown = set(values) - allowed
         if unknown:
@@ -189,10 +222,10 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
             values["status"] = _parse_status(values["status"]).value
         if values.get("name") is not None:
             validate_name(values["name"], "Run name")
-        self._buffer.flush()
-        with self._store.transaction() as tx:
-            if not tx.update_run(validate_run_id(run_id), values):
-                raise NotFoundError(f"Run {run_id} does not exist.")
+        run_id = self._known_run(run_id)
+        self._buffer.add_run_update(run_id, values)
+        if not defer:
+            self._buffer.flush()
 
     def get_run(self, run_id: str) -> Run:
         """One run with its params, latest metrics and tags; NotFoundError if unknown."""

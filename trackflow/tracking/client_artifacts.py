@@ -91,6 +91,7 @@ class ArtifactsMixin:
         return self._record(run_id, [self.artifacts.put_bytes(data, f"{run_id}/{path}")])[0]
 
     def _record(self, run_id: str, stored: list[Any]) -> list[Artifact]:
+        self._buffer.ensure_written(run_id)
         created = now_ms()
         rows = [
             {
@@ -180,17 +181,20 @@ class ArtifactsMixin:
         """Record a DataFrame, array, file or folder: fingerprint, schema, shape, profile.
 
         The same content is one dataset record, linked to every run that used or made it.
+        ``data`` may also be a :class:`~trackflow.tracking.fingerprint.DatasetFingerprint`
+        computed earlier, so the same object is not hashed twice.
         """
-        from trackflow.tracking.fingerprint import fingerprint_dataset
+        from trackflow.tracking.fingerprint import DatasetFingerprint, fingerprint_dataset
 
         run_id = self._known_run(run_id)
         validate_name(name, "Dataset name")
         if role not in DATASET_ROLES:
             raise InvalidInputError(f"Dataset role must be 'input' or 'output', got {role!r}.")
-        fp = fingerprint_dataset(data, source=source)
+        fp = data if isinstance(data, DatasetFingerprint) else fingerprint_dataset(data, source=source)
         return self._record_dataset(run_id, fp, name, role)
 
     def _record_dataset(self, run_id: str, fp: Any, name: str, role: str) -> Dataset:
+        self._buffer.ensure_written(run_id)
         node = f"dataset:{fp.fingerprint}"
         edge = (
             {"source": node, "target": f"run:{run_id}", "relation": "input"}

@@ -112,7 +112,7 @@ class LoggingMixin:
         clean_params = validate_params(params or {})
         clean_tags = _clean_tags(tags or {})
         records = _metric_records(run_id, metrics or {}, step)
-        self._buffer.flush()
+        self._buffer.flush()  # queued params of this run must be checked against the batch
         with self._store.transaction() as tx:
             tx.log_params(run_id, clean_params)
             tx.set_tags(run_id, clean_tags)
@@ -129,6 +129,7 @@ class LoggingMixin:
             raise InvalidInputError("A note needs non-empty text.")
         if len(text) > MAX_NOTE_LENGTH:
             raise InvalidInputError(f"A note is limited to {MAX_NOTE_LENGTH} characters; got {len(text)}.")
+        self._buffer.ensure_written(run_id)
         with self._store.transaction() as tx:
             return tx.create_note(run_id, note_kind.value, text)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -16,6 +16,7 @@ __all__ = ["LineageNode", "LineageGraph", "LineageMixin", "normalize_ref"]
 Direction = Literal["upstream", "downstream", "both"]
 _RUN_ID = re.compile(r"^(?:run:)?([0-9a-f]{32})$")
 _KINDS = ("run", "dataset", "artifact", "model", "deployment")
+_RELATION = re.compile(r"^[a-z0-9_]{1,64}$")
 
 
 def normalize_ref(ref: str) -> str:
@@ -126,22 +127,59 @@ class LineageMixin:
     """Reading lineage graphs through the Client."""
 
     _store: Store
+    _buffer: Any
 
     def flush(self) -> None:  # provided by Client
         raise NotImplementedError
 
-    def lineage(self, ref: str, *, direction: Direction = "both", depth: int | None = None) -> LineageGraph:
-        """The graph upstream, downstream or both ways of ``ref`` (``depth`` hops at most)."""
+    def link_edges(self, edges: Iterable[tuple[str, str, str]], *, run_id: str | None = None) -> None:
+        """Record lineage edges ``(source, target, relation)`` between any two references.
+
+        References are normalized as in :meth:`lineage` (run ids, ``dataset:<fp>``, artifact
+        URIs, ``models:/name/version`` ...); relations are short lowercase words such as
+        ``part_of`` or ``cached_from``. An edge recorded twice is kept once.
+        """
+        from trackflow.tracking.entities import now_ms
+
+        created = now_ms()
+        rows = []
+        for source, target, relation in edges:
+            if not isinstance(relation, str) or not _RELATION.match(relation):
+                raise InvalidInputError(f"Invalid lineage relation {relation!r}: use 1-64 characters of [a-z0-9_].")
+            rows.append(
+                {"source": normalize_ref(source), "target": normalize_ref(target), "relation": relation,
+                 "run_id": run_id, "name": None, "created_at": created}
+            )
+        if not rows:
+            return
+        for row in rows:  # a queued run must be stored before edges that name it are read
+            for ref in (row["source"], row["target"]):
+                if ref.startswith("run:"):
+                    self._buffer.ensure_written(ref[4:])
+        with self._store.transaction() as tx:
+            tx.create_edges(rows)
+
+    def lineage(
+        self, ref: str | Sequence[str], *, direction: Direction = "both", depth: int | None = None
+    ) -> LineageGraph:
+        """The graph upstream, downstream or both ways of ``ref`` (``depth`` hops at most).
+
+        ``ref`` may also be a list of references: the graph around all of them, rooted at
+        the first (one query per hop, however many references).
+        """
         if direction not in ("upstream", "downstream", "both"):
             raise InvalidInputError(f"direction must be upstream, downstream or both, got {direction!r}.")
         if depth is not None and (not isinstance(depth, int) or depth < 1):
             raise InvalidInputError(f"depth must be a positive integer or None, got {depth!r}.")
-        root = normalize_ref(ref)
+        roots = [normalize_ref(r) for r in ([ref] if isinstance(ref, str) else list(ref))]
+        if not roots:
+            raise InvalidInputError("lineage needs at least one reference.")
+        root = roots[0]
         self.flush()
         edges: dict[tuple[str, str, str], LineageEdge] = {}
         with self._store.transaction(write=False) as tx:
             for outgoing in _directions(direction):
-                frontier, seen, hops = [root], {root}, 0
+                frontier, seen, hops = list(dict.fromkeys(roots)), set(roots), 0
                 while frontier and (depth is None or hops < depth):
                     found = tx.read_edges(frontier, outgoing=outgoing)
                     frontier = []
@@ -152,7 +190,10 @@ class LineageMixin:
                             seen.add(nxt)
                             frontier.append(nxt)
                     hops += 1
-            node_ids = [root] + sorted({n for e in edges.values() for n in (e.source, e.target)} - {root})
+            ordered_roots = list(dict.fromkeys(roots))
+            node_ids = ordered_roots + sorted(
+                {n for e in edges.values() for n in (e.source, e.target)} - set(ordered_roots)
+            )
             nodes = _describe_nodes(tx, node_ids, edges.values())
         return LineageGraph(root=root, nodes=nodes, edges=tuple(edges.values()))
 

@@ -6,19 +6,15 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from trackflow.registry.store.orm import ModelAliasRow
-from trackflow.tracking.store.sql import dialect_insert
+from trackflow.tracking.store.sql import upsert_statement
 
 __all__ = ["set_model_alias", "delete_model_alias", "read_model_aliases"]
 
 
 def set_model_alias(session: Session, name: str, alias: str, version: int, *, now: int) -> None:
     """Point ``alias`` at ``version``: one upsert, so readers see the old or the new version."""
-    statement = dialect_insert(session, ModelAliasRow)
-    statement = statement.on_conflict_do_update(
-        index_elements=["model_name", "alias"],
-        set_={"version": statement.excluded.version, "updated_at": statement.excluded.updated_at},
-    )
-    session.execute(statement, [{"model_name": name, "alias": alias, "version": version, "updated_at": now}])
+    statement = upsert_statement(session, ModelAliasRow, ["model_name", "alias"], ["version", "updated_at"])
+    session.connection().execute(statement, [{"model_name": name, "alias": alias, "version": version, "updated_at": now}])
 
 
 def delete_model_alias(session: Session, name: str, alias: str) -> bool:

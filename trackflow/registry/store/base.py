@@ -12,7 +12,12 @@ import abc
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trackflow.registry.entities import ModelDeployment, ModelVersion, RegisteredModel, StageTransition
+from trackflow.registry.entities import (
+    ModelDeployment,
+    ModelVersion,
+    RegisteredModel,
+    StageTransition,
+)
 
 __all__ = ["RegistryTransaction"]
 

@@ -10,9 +10,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from trackflow.registry.entities import RegisteredModel
-from trackflow.registry.store.orm import ModelAliasRow, ModelVersionRow, RegisteredModelRow, RegisteredModelTagRow
+from trackflow.registry.store.orm import (
+    ModelAliasRow,
+    ModelVersionRow,
+    RegisteredModelRow,
+    RegisteredModelTagRow,
+)
 from trackflow.tracking.entities import ms_to_datetime
-from trackflow.tracking.store.sql import dialect_insert
+from trackflow.tracking.store.sql import dialect_insert, upsert_statement
 
 __all__ = [
     "ensure_registered_model",
@@ -28,8 +33,13 @@ __all__ = [
 def ensure_registered_model(session: Session, name: str, *, description: str | None, now: int) -> bool:
     """Insert the model row unless one exists (ON CONFLICT DO NOTHING); True if inserted."""
     row = {"name": name, "description": description, "created_at": now, "updated_at": now}
-    statement = dialect_insert(session, RegisteredModelRow).values(**row).on_conflict_do_nothing(index_elements=["name"])
-    return bool(session.execute(statement).rowcount)
+    statement = (
+        dialect_insert(session, RegisteredModelRow)
+        .values(**row)
+        .on_conflict_do_nothing(index_elements=["name"])
+        .returning(RegisteredModelRow.name)
+    )
+    return session.execute(statement).first() is not None
 
 
 def lock_registered_model(session: Session, name: str) -> bool:
@@ -61,7 +71,9 @@ def _read(session: Session, names: Sequence[str] | None) -> list[RegisteredModel
     aliases: dict[str, dict[str, int]] = defaultdict(dict)
     tag_rows = select(RegisteredModelTagRow.model_name, RegisteredModelTagRow.key, RegisteredModelTagRow.value)
     alias_rows = select(ModelAliasRow.model_name, ModelAliasRow.alias, ModelAliasRow.version)
-    latest_rows = select(ModelVersionRow.model_name, func.max(ModelVersionRow.version)).group_by(ModelVersionRow.model_name)
+    latest_rows = select(ModelVersionRow.model_name, func.max(ModelVersionRow.version)).group_by(
+        ModelVersionRow.model_name
+    )
     if names is not None:
         tag_rows = tag_rows.where(RegisteredModelTagRow.model_name.in_(wanted))
         alias_rows = alias_rows.where(ModelAliasRow.model_name.in_(wanted))
@@ -95,11 +107,8 @@ def set_registered_model_tags(session: Session, name: str, tags: Mapping[str, st
     """Set tags of a model, overwriting existing values."""
     if not tags:
         return
-    statement = dialect_insert(session, RegisteredModelTagRow)
-    statement = statement.on_conflict_do_update(
-        index_elements=["model_name", "key"], set_={"value": statement.excluded.value}
-    )
-    session.execute(statement, [{"model_name": name, "key": k, "value": v} for k, v in tags.items()])
+    statement = upsert_statement(session, RegisteredModelTagRow, ["model_name", "key"], ["value"])
+    session.connection().execute(statement, [{"model_name": name, "key": k, "value": v} for k, v in tags.items()])
 
 
 def delete_registered_model_tags(session: Session, name: str, keys: Sequence[str]) -> int:

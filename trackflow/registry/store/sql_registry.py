@@ -11,7 +11,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from trackflow.registry.entities import ModelDeployment, ModelVersion, RegisteredModel, StageTransition
+from trackflow.registry.entities import (
+    ModelDeployment,
+    ModelVersion,
+    RegisteredModel,
+    StageTransition,
+)
 from trackflow.registry.store import aliases, deployments, models, transitions, versions
 from trackflow.registry.store.base import RegistryTransaction
 

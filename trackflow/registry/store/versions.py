@@ -10,9 +10,13 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from trackflow.registry.entities import ModelVersion, Stage, VersionStatus
-from trackflow.registry.store.orm import ModelAliasRow, ModelVersionRow, ModelVersionTagRow
+from trackflow.registry.store.orm import (
+    ModelAliasRow,
+    ModelVersionRow,
+    ModelVersionTagRow,
+)
 from trackflow.tracking.entities import ms_to_datetime
-from trackflow.tracking.store.sql import dialect_insert
+from trackflow.tracking.store.sql import upsert_statement
 
 __all__ = [
     "next_model_version",
@@ -108,11 +112,9 @@ def set_model_version_tags(session: Session, name: str, version: int, tags: Mapp
     """Set tags of a version, overwriting existing values."""
     if not tags:
         return
-    statement = dialect_insert(session, ModelVersionTagRow)
-    statement = statement.on_conflict_do_update(
-        index_elements=["model_name", "version", "key"], set_={"value": statement.excluded.value}
-    )
-    session.execute(statement, [{"model_name": name, "version": version, "key": k, "value": v} for k, v in tags.items()])
+    statement = upsert_statement(session, ModelVersionTagRow, ["model_name", "version", "key"], ["value"])
+    rows = [{"model_name": name, "version": version, "key": k, "value": v} for k, v in tags.items()]
+    session.connection().execute(statement, rows)
 
 
 def delete_model_version_tags(session: Session, name: str, version: int, keys: Sequence[str]) -> int:

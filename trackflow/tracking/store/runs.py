@@ -20,12 +20,18 @@ from trackflow.tracking.store.orm import (
 )
 from trackflow.tracking.store.sql import chunks
 
-__all__ = ["create_run", "update_run", "read_run", "read_runs", "read_run_by_prefect_id", "read_child_run_ids"]
+__all__ = ["create_run", "create_runs", "update_run", "read_run", "read_runs", "read_run_by_prefect_id", "read_child_run_ids"]
 
 
 def create_run(session: Session, values: dict[str, Any]) -> None:
     """Insert a run row from column values (the caller validated them)."""
-    session.connection().execute(RunRow.__table__.insert(), [values])
+    create_runs(session, [values])
+
+
+def create_runs(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert run rows (one statement, many parameter sets)."""
+    if rows:
+        session.connection().execute(RunRow.__table__.insert(), rows)
 
 
 def update_run(session: Session, run_id: str, values: dict[str, Any]) -> bool:

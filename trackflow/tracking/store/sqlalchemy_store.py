@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine
@@ -50,6 +53,9 @@ class SqlTrackingTransaction(TrackingTransaction):
 
     def create_run(self, values: Mapping[str, Any]) -> None:
         runs.create_run(self.session, dict(values))
+
+    def create_runs(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        runs.create_runs(self.session, [dict(r) for r in rows])
 
     def update_run(self, run_id: str, values: Mapping[str, Any]) -> bool:
         return runs.update_run(self.session, run_id, dict(values))
@@ -137,6 +143,10 @@ class SqlAlchemyStore(Store):
         self.uri = uri
         self.engine: Engine = create_tracking_engine(uri, busy_timeout=busy_timeout)
         self._write_engine = write_engine(self.engine)
+        # SQLite has one writer at a time: threads of this process queue on a Python lock
+        # (an immediate hand-over) instead of in SQLite's busy handler, which sleeps.
+        self._write_lock: Any = threading.RLock() if self.engine.dialect.name == "sqlite" else nullcontext()
+        _stores.add(self)
         try:
             ensure_schema(self.engine)
         except TrackflowError:
@@ -154,11 +164,26 @@ class SqlAlchemyStore(Store):
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Any]:
         engine = self._write_engine if write else self.engine
+        lock = self._write_lock if write else nullcontext()
         try:
-            with Session(engine, expire_on_commit=False) as session, session.begin():
+            with lock, Session(engine, expire_on_commit=False) as session, session.begin():
                 yield self.transaction_class(session)
         except (OperationalError, DBAPIError) as exc:
             raise describe_error(exc) from exc
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_stores: weakref.WeakSet[SqlAlchemyStore] = weakref.WeakSet()
+
+
+def _reset_locks_after_fork() -> None:
+    """A lock held by another thread of the parent would never be released in the child."""
+    for store in list(_stores):
+        if store.dialect == "sqlite":
+            store._write_lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_locks_after_fork)

@@ -1,0 +1,61 @@
+"""``trackflow lineage REF``: tree, mermaid and json views of what a flow run used and made."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import trackflow as tf
+from trackflow import flow, task
+from trackflow.cli.main import run as cli_run
+
+
+@task
+def make(n: int) -> np.ndarray:
+    return np.arange(n, dtype=float)
+
+
+@task
+def summarize(values: np.ndarray) -> dict[str, float]:
+    return {"mean": float(values.mean())}
+
+
+@flow(name="lineage-cli")
+def tiny(n: int = 4) -> dict[str, float]:
+    return summarize(make(n))
+
+
+def _invoke(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    try:
+        cli_run(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    return code, capsys.readouterr().out
+
+
+def test_lineage_command(capsys: pytest.CaptureFixture[str]) -> None:
+    tiny(4)
+    client = tf.Client()
+    (flow_run,) = client.search_runs("lineage-cli", "attributes.kind = 'flow'")
+    made = {c.tags["prefect.task"]: c for c in client.get_child_runs(flow_run.id)}
+    (output,) = client.get_datasets(made["make"].id, role="output")
+
+    code, out = _invoke(["lineage", flow_run.id, "--direction", "upstream"], capsys)
+    assert code == 0 and out.splitlines()[0] == f"run {flow_run.name}"
+    assert f"<--part_of-- run {made['make'].name}" in out and f"run {made['summarize'].name}" in out
+    assert "--output--> dataset" in out
+
+    code, out = _invoke(["lineage", output.dataset.ref, "--format", "mermaid", "--depth", "1"], capsys)
+    assert code == 0 and out.startswith("graph LR") and "-->|input|" in out and "-->|output|" in out
+
+    code, out = _invoke(["lineage", made["make"].id, "-d", "downstream", "-f", "json"], capsys)
+    graph = json.loads(out)
+    relations = {(e["source"], e["relation"], e["target"]) for e in graph["edges"]}
+    assert (made["make"].ref, "output", output.dataset.ref) in relations
+    assert (made["make"].ref, "part_of", flow_run.ref) in relations
+
+    code, _ = _invoke(["lineage", "not-a-ref"], capsys)
+    assert code == 1

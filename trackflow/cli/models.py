@@ -1,0 +1,175 @@
+"""``trackflow models``: registered models, versions, stages, aliases and their history."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import typer
+
+from trackflow.cli.output import OutputFormat, emit, format_value
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Registered models: versions, stages, aliases, history.", no_args_is_help=True)
+
+_FORMAT_HELP = "table, json or csv."
+_VERSION_COLUMNS = ["version", "stage", "status", "aliases", "run_id", "created_at", "description"]
+
+
+def _registry() -> Any:
+    from trackflow.tracking.client import Client
+
+    return Client().registry
+
+
+def _version_row(version: Any) -> dict[str, Any]:
+    return {
+        "name": version.name,
+        "version": version.version,
+        "stage": version.stage.value,
+        "status": version.status.value,
+        "aliases": ", ".join(version.aliases),
+        "run_id": version.run_id,
+        "source": version.source,
+        "payload_sha256": version.payload_sha256,
+        "created_at": version.created_at,
+        "description": version.description,
+        "tags": version.tags,
+    }
+
+
+@app.command("list")
+def list_models(fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help=_FORMAT_HELP)) -> None:
+    """List registered models with their latest, staging and production versions."""
+    registry = _registry()
+    rows = []
+    for model in registry.list_models():
+        versions = registry.list_versions(model.name)
+        in_stage = {s: [str(v.version) for v in versions if v.stage.value == s] for s in ("production", "staging")}
+        rows.append(
+            {
+                "name": model.name,
+                "latest": model.latest_version,
+                "production": ", ".join(in_stage["production"]),
+                "staging": ", ".join(in_stage["staging"]),
+                "aliases": ", ".join(f"{a}={v}" for a, v in model.aliases.items()),
+                "updated_at": model.updated_at,
+                "description": (model.description or "").splitlines()[0][:60] if model.description else "",
+            }
+        )
+    emit(rows, ["name", "latest", "production", "staging", "aliases", "updated_at", "description"], fmt)
+
+
+@app.command("show")
+def show(
+    name: str = typer.Argument(..., help="The model name."),
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv (versions)."),
+) -> None:
+    """Show a model: description, tags, versions (stage, aliases, run) and where it is served."""
+    registry = _registry()
+    model = registry.get_model(name)
+    versions = registry.list_versions(model.name)
+    deployments = registry.deployments(model.name)
+    served = [
+        {"deployment": d.name, "version": d.version, "target": d.target, "status": d.status, "since": d.since,
+         "until": d.until}
+        for d in deployments
+    ]
+    if fmt is OutputFormat.csv:
+        emit([_version_row(v) for v in reversed(versions)], ["name", *_VERSION_COLUMNS, "source", "payload_sha256"], fmt)
+        return
+    if fmt is OutputFormat.json:
+        record = {
+            "name": model.name, "description": model.description, "tags": model.tags, "aliases": model.aliases,
+            "latest_version": model.latest_version, "created_at": model.created_at, "updated_at": model.updated_at,
+            "versions": [_version_row(v) for v in versions], "deployments": served,
+        }
+        emit([record], list(record), fmt)
+        return
+    typer.echo(f"Model {model.name}")
+    for label, value in (("created", model.created_at), ("updated", model.updated_at), ("latest", model.latest_version)):
+        typer.echo(f"  {label:<11} {format_value(value)}")
+    if model.description:
+        typer.echo("description:")
+        for line in model.description.splitlines():
+            typer.echo(f"  {line}")
+    if model.tags:
+        typer.echo("tags:")
+        for key, value in model.tags.items():
+            typer.echo(f"  {key:<24} {value}")
+    typer.echo("versions:")
+    emit([_version_row(v) for v in reversed(versions)], _VERSION_COLUMNS, OutputFormat.table)
+    typer.echo("served:")
+    if served:
+        emit(served, ["deployment", "version", "target", "status", "since", "until"], OutputFormat.table)
+    else:
+        typer.echo("  (not deployed)")
+
+
+@app.command("versions")
+def versions(
+    name: str = typer.Argument(..., help="The model name."),
+    stage: Optional[str] = typer.Option(None, "--stage", "-s", help="Only versions in this stage."),  # noqa: UP007
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help=_FORMAT_HELP),
+) -> None:
+    """List the versions of a model, newest first."""
+    rows = [_version_row(v) for v in reversed(_registry().list_versions(name, stage=stage))]
+    columns = _VERSION_COLUMNS if fmt is OutputFormat.table else ["name", *_VERSION_COLUMNS, "source", "payload_sha256"]
+    emit(rows, columns, fmt)
+
+
+@app.command("promote")
+def promote(
+    name: str = typer.Argument(..., help="The model name."),
+    version: int = typer.Argument(..., help="The version number."),
+    stage: str = typer.Argument(..., help="development, staging, production or archived."),
+    reason: Optional[str] = typer.Option(None, "--reason", "-r", help="Why (recorded in the history)."),  # noqa: UP007
+    archive_existing: bool = typer.Option(
+        True, "--archive-existing/--no-archive-existing", help="Archive the current production version."
+    ),
+) -> None:
+    """Move a version to another stage (recorded with user, time and reason)."""
+    registry = _registry()
+    before = registry.get_version(name, version)
+    after = registry.transition(name, version, stage, reason=reason, archive_existing=archive_existing)
+    typer.echo(f"{after.name} version {after.version}: {before.stage.value} -> {after.stage.value}")
+
+
+@app.command("alias")
+def alias(
+    name: str = typer.Argument(..., help="The model name."),
+    alias_name: str = typer.Argument(..., metavar="ALIAS", help="The alias, e.g. champion."),
+    version: int = typer.Argument(..., help="The version the alias points to."),
+) -> None:
+    """Point an alias at a version (moving it if it pointed elsewhere)."""
+    result = _registry().set_alias(name, alias_name, version)
+    typer.echo(f"{result.name}@{alias_name} -> version {result.version}")
+
+
+@app.command("delete-alias")
+def delete_alias(
+    name: str = typer.Argument(..., help="The model name."),
+    alias_name: str = typer.Argument(..., metavar="ALIAS", help="The alias to remove."),
+) -> None:
+    """Remove an alias."""
+    _registry().delete_alias(name, alias_name)
+    typer.echo(f"Removed alias {alias_name!r} of {name}.")
+
+
+@app.command("history")
+def history(
+    name: str = typer.Argument(..., help="The model name."),
+    version: Optional[int] = typer.Option(None, "--version", "-v", help="Only this version."),  # noqa: UP007
+    fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help=_FORMAT_HELP),
+) -> None:
+    """Show the stage transitions of a model, oldest first."""
+    rows = [
+        {
+            "when": t.created_at, "version": t.version, "from": t.from_stage.value if t.from_stage else None,
+            "to": t.to_stage.value, "user": t.user, "reason": t.reason, "flow_run_id": t.flow_run_id,
+            "details": t.details,
+        }
+        for t in _registry().history(name, version=version)
+    ]
+    columns = ["when", "version", "from", "to", "user", "reason"]
+    emit(rows, columns if fmt is OutputFormat.table else [*columns, "flow_run_id", "details"], fmt)

@@ -1,0 +1,371 @@
+"""Which trackflow run belongs to which Prefect flow run or task run.
+
+Runs are keyed by Prefect's own flow-run and task-run ids, read from Prefect's run
+context, so the thread-pool task runner and Dask process workers attribute every value to
+the right run. Each process keeps a bounded cache (Prefect id -> trackflow run) and falls
+back to :meth:`Client.get_run_by_prefect_id` (the database is shared), which is how a Dask
+worker finds the run of the flow run that submitted its task.
+
+A resolver registered with :func:`trackflow.tracking.context.register_run_resolver` makes
+``trackflow.log_*`` inside a tracked task log to that task's run (inside a flow body: the
+flow's run).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
+from typing import Any
+
+from trackflow.exceptions import NotFoundError
+from trackflow.flows.autolog import log_inputs, log_outputs
+from trackflow.flows.options import TrackingOptions
+from trackflow.tracking.context import register_run_resolver
+from trackflow.tracking.entities import RunStatus, now_ms
+from trackflow.tracking.fluent import get_client
+
+__all__ = [
+    "BoundRun",
+    "Enclosing",
+    "RunScope",
+    "begin",
+    "bind",
+    "enclosing",
+    "enter",
+    "fail",
+    "forget",
+    "known_status",
+    "leave",
+    "lookup",
+    "mark_status",
+    "resolve_active_run",
+    "settle",
+    "succeed",
+    "write",
+]
+
+logger = logging.getLogger("trackflow.flows")
+
+_MAX_CACHED = 20_000
+
+
+@dataclass
+class BoundRun:
+    """A trackflow run bound to a Prefect run, as this process knows it."""
+
+    run_id: str
+    experiment: str
+    status: RunStatus = RunStatus.RUNNING
+    local: bool = False
+    """True when this process created the run (its writes may be queued, not yet stored)."""
+
+
+@dataclass(frozen=True)
+class Enclosing:
+    """The tracked run whose code is executing in this context, and its Prefect flow run."""
+
+    run_id: str
+    experiment: str
+    flow_run_id: str | None
+
+
+_cache: OrderedDict[str, BoundRun | None] = OrderedDict()
+_lock = threading.Lock()
+_enclosing: ContextVar[Enclosing | None] = ContextVar("trackflow_enclosing_run", default=None)
+
+
+def _put(prefect_id: str, value: BoundRun | None) -> None:
+    with _lock:
+        _cache[prefect_id] = value
+        _cache.move_to_end(prefect_id)
+        while len(_cache) > _MAX_CACHED:
+            _cache.popitem(last=False)
+
+
+def bind(prefect_id: Any, run_id: str, experiment: str) -> BoundRun:
+    """Record that the Prefect run ``prefect_id`` is tracked as ``run_id``."""
+    bound = BoundRun(run_id=run_id, experiment=experiment, local=True)
+    _put(str(prefect_id), bound)
+    return bound
+
+
+def forget(prefect_id: Any) -> None:
+    """Drop what this process knows about ``prefect_id``."""
+    with _lock:
+        _cache.pop(str(prefect_id), None)
+
+
+def lookup(prefect_id: Any, *, query: bool = True) -> BoundRun | None:
+    """The run bound to ``prefect_id``: this process's cache, else (``query``) the store."""
+    key = str(prefect_id)
+    with _lock:
+        if key in _cache:
+            found = _cache[key]
+            if found is not None or not query:
+                return found
+    if not query:
+        return None
+    try:
+        run = get_client().get_run_by_prefect_id(key)
+    except NotFoundError:
+        _put(key, None)
+        return None
+    bound = BoundRun(run_id=run.id, experiment=run.experiment_name, status=run.status)
+    _put(key, bound)
+    return bound
+
+
+def mark_status(prefect_id: Any, status: RunStatus) -> None:
+    """Remember the status this process last wrote for the run of ``prefect_id``."""
+    bound = lookup(prefect_id, query=False)
+    if bound is not None:
+        bound.status = status
+
+
+def known_status(prefect_id: Any) -> RunStatus | None:
+    """The status of the run of ``prefect_id`` (store read when this process never saw it)."""
+    bound = lookup(prefect_id)
+    if bound is None:
+        return None
+    if bound.status is RunStatus.RUNNING:
+        # another attempt or process may have ended it: the store knows
+        bound.status = get_client().get_run(bound.run_id).status
+    return bound.status
+
+
+# ---- the run whose code executes in this context ------------------------------------
+
+
+def enclosing() -> Enclosing | None:
+    """The innermost tracked flow or task run executing in this context, if any."""
+    return _enclosing.get()
+
+
+def enter(run_id: str, experiment: str, flow_run_id: str | None) -> Token[Enclosing | None]:
+    """Make ``run_id`` the enclosing run of code called from here (subflows, nested tasks)."""
+    return _enclosing.set(Enclosing(run_id=run_id, experiment=experiment, flow_run_id=flow_run_id))
+
+
+def leave(token: Token[Enclosing | None]) -> None:
+    """Undo :func:`enter` (tolerates a reset from another context)."""
+    try:
+        _enclosing.reset(token)
+    except ValueError:
+        _enclosing.set(None)
+
+
+def resolve_active_run() -> str | None:
+    """The trackflow run of the current Prefect task run, else of the current flow run."""
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    task_ctx = TaskRunContext.get()
+    if task_ctx is not None and task_ctx.task_run is not None:
+        bound = lookup(task_ctx.task_run.id, query=False)  # tracked tasks bind in their own process
+        if bound is not None:
+            return bound.run_id
+    flow_ctx = FlowRunContext.get()
+    if flow_ctx is not None and flow_ctx.flow_run is not None:
+        bound = lookup(flow_ctx.flow_run.id)
+        if bound is not None:
+            return bound.run_id
+    return None
+
+
+register_run_resolver(resolve_active_run)
+
+
+# ---- the life of a tracked run -----------------------------------------------------
+
+
+@dataclass
+class RunScope:
+    """One execution (attempt) of a tracked flow or task function."""
+
+    kind: str
+    label: str
+    prefect_id: str
+    flow_run_id: str | None
+    run_id: str
+    experiment: str
+    attempt: int
+    may_retry: bool
+    parameters: dict[str, Any]
+    options: TrackingOptions
+    deferred: bool = False
+    token: Token[Enclosing | None] | None = None
+
+
+def write(method: str, *args: Any, **kwargs: Any) -> Any:
+    """Call a writing Client method (the store serializes this process's writers)."""
+    return getattr(get_client(), method)(*args, **kwargs)
+
+
+def _in_process(parent: Enclosing | BoundRun | None) -> bool:
+    """True when the parent run was made by this process, so a child's writes may be queued."""
+    return isinstance(parent, Enclosing) or (isinstance(parent, BoundRun) and parent.local)
+
+
+def _clean(text: str) -> str:
+    return text.replace("/", "-").replace("\\", "-").strip()[:250] or "unnamed"
+
+
+def _prefect_tags(tags: Any) -> dict[str, str]:
+    return {"prefect.tags": ",".join(sorted(tags))} if tags else {}
+
+
+def _task_parent(flow_run_id: str | None) -> Enclosing | BoundRun | None:
+    outer = enclosing()
+    if outer is not None and outer.flow_run_id == flow_run_id:
+        return outer  # nested in a tracked task or flow body of the same flow run
+    return lookup(flow_run_id) if flow_run_id else None
+
+
+def _flow_parent(flow_run: Any) -> Enclosing | BoundRun | None:
+    if flow_run.parent_task_run_id is None:
+        return None
+    outer = enclosing()
+    if outer is not None:
+        return outer
+    try:  # a subflow started outside this context: ask Prefect which flow run holds it
+        from prefect.client.orchestration import get_client as prefect_client
+
+        with prefect_client(sync_client=True) as prefect:
+            parent_task_run = prefect.read_task_run(flow_run.parent_task_run_id)
+        return lookup(parent_task_run.flow_run_id) if parent_task_run.flow_run_id else None
+    except Exception as exc:
+        logger.debug("trackflow: parent of subflow run %s not found: %s", flow_run.id, exc)
+        return None
+
+
+def _cache_key() -> str | None:
+    from prefect.transactions import get_transaction
+
+    txn = get_transaction()
+    key = getattr(txn, "key", None)
+    return key.rsplit("/", 1)[-1] if key else None
+
+
+def begin(kind: str, parameters: dict[str, Any], options: TrackingOptions) -> RunScope | None:
+    """Create (first attempt) or find (retries) the run of the current Prefect run.
+
+    None outside a Prefect run context (``my_task.fn(...)``): the call is not tracked.
+    """
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    if kind == "task":
+        ctx: Any = TaskRunContext.get()
+        prefect_run = ctx.task_run if ctx is not None else None
+        definition = ctx.task if ctx is not None else None
+        flow_run_id = str(prefect_run.flow_run_id) if prefect_run is not None and prefect_run.flow_run_id else None
+    else:
+        ctx = FlowRunContext.get()
+        prefect_run = ctx.flow_run if ctx is not None else None
+        definition = ctx.flow if ctx is not None else None
+        flow_run_id = str(prefect_run.id) if prefect_run is not None else None
+    if prefect_run is None or definition is None:
+        return None
+    prefect_id = str(prefect_run.id)
+    attempt = max(int(prefect_run.run_count or 1), 1)
+    bound = lookup(prefect_id, query=attempt > 1)
+    deferred = False
+    if bound is None:
+        parent = _task_parent(flow_run_id) if kind == "task" else _flow_parent(prefect_run)
+        # task runs of a flow running in this process are queued and written in batches;
+        # elsewhere (Dask process workers) they are written at once, for the flow to see
+        deferred = kind == "task" and _in_process(parent)
+        experiment = _clean(options.experiment or (parent.experiment if parent else definition.name))
+        tags = {f"prefect.{kind}": definition.name, **_prefect_tags(prefect_run.tags)}
+        key = _cache_key() if kind == "task" else None
+        if key:
+            tags["trackflow.cache_key"] = key
+        run = write(
+            "create_run",
+            experiment,
+            run_name=_clean(options.format_run_name(parameters) or prefect_run.name),
+            parent_run_id=parent.run_id if parent else None,
+            tags=tags,
+            kind=kind,
+            flow_run_id=flow_run_id,
+            task_run_id=prefect_id if kind == "task" else None,
+            prefect_name=prefect_run.name,
+            defer=deferred,
+        )
+        bound = bind(prefect_id, run.id, experiment)
+        log_inputs(run.id, parameters, options)
+    bound.status = RunStatus.RUNNING
+    scope = RunScope(
+        kind=kind,
+        label=definition.name,
+        prefect_id=prefect_id,
+        flow_run_id=flow_run_id,
+        run_id=bound.run_id,
+        experiment=bound.experiment,
+        attempt=attempt,
+        may_retry=attempt <= int(getattr(definition, "retries", 0) or 0),
+        parameters=parameters,
+        options=options,
+        deferred=bound.local and kind == "task",
+    )
+    scope.token = enter(scope.run_id, scope.experiment, flow_run_id)
+    return scope
+
+
+def succeed(scope: RunScope, result: Any) -> None:
+    """Log what the run returned and end it FINISHED."""
+    try:
+        log_outputs(scope.run_id, scope.label, result, scope.parameters, scope.options)
+    finally:
+        _end(scope, RunStatus.FINISHED, None)
+
+
+def fail(scope: RunScope, error: BaseException | str) -> None:
+    """Record a failed attempt: FAILED (CRASHED for non-Exceptions), or RUNNING when Prefect retries."""
+    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    failed = isinstance(error, (Exception, str))
+    if failed and scope.may_retry:
+        try:
+            write("update_run", scope.run_id, error=message[:8000], attempts=scope.attempt)
+        finally:
+            _leave(scope)
+        return
+    _end(scope, RunStatus.FAILED if failed else RunStatus.CRASHED, message)
+
+
+def _end(scope: RunScope, status: RunStatus, error: str | None) -> None:
+    try:
+        write(
+            "update_run",
+            scope.run_id,
+            status=status,
+            error=error[:8000] if error else None,
+            end_time=now_ms(),
+            attempts=scope.attempt,
+            defer=scope.deferred,
+        )
+        mark_status(scope.prefect_id, status)
+    finally:
+        _leave(scope)
+
+
+def _leave(scope: RunScope) -> None:
+    if scope.token is not None:
+        leave(scope.token)
+        scope.token = None
+
+
+def settle(prefect_id: Any, status: RunStatus, message: str | None) -> bool:
+    """End the run of ``prefect_id`` with ``status`` unless it has it already (state hooks).
+
+    Returns True when the status changed.
+    """
+    current = known_status(prefect_id)
+    if current is None or current is status:
+        return False
+    bound = lookup(prefect_id)
+    assert bound is not None
+    write("update_run", bound.run_id, status=status, error=(message or status.value)[:8000], end_time=now_ms())
+    bound.status = status
+    return True

@@ -1,0 +1,109 @@
+"""Tracking options of trackflow's ``flow`` and ``task`` decorators.
+
+Every option is keyword-only on the decorators and on ``with_options``:
+
+``experiment``
+    Experiment of the run. A top-level flow defaults to the flow's name; subflows and
+    tasks default to the experiment of the run they are nested in (a task outside any
+    tracked flow: the task's name).
+``run_name``
+    Name of the run; a ``str.format`` template over the call's parameters (``"fit-{n}"``)
+    or a plain name. Default: Prefect's flow-run / task-run name.
+``autolog``
+    Master switch of automatic value logging. ``False`` records the run, its status and
+    nesting only (``trackflow.log_*`` calls still work).
+``log_params``
+    Scalar arguments (str, int, float, bool, None) become params; others become params
+    holding their type name (short lists/tuples/dicts of scalars: their JSON).
+``log_datasets``
+    DataFrame / Series / ndarray arguments and paths of existing files become input
+    datasets; returned frames and arrays become output datasets.
+``log_models``
+    A returned fitted scikit-learn estimator: its ``get_params()`` as ``model.*``
+    params, training metrics (``training_*``) and the saved model package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from trackflow.exceptions import InvalidInputError
+
+__all__ = ["FLOW_HOOKS", "TASK_HOOKS", "UNSET", "TrackingOptions"]
+
+
+class _Unset:
+    """Marker of an option that ``with_options`` leaves as it was."""
+
+    _instance: _Unset | None = None
+
+    def __new__(cls) -> _Unset:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+    def __reduce__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+TASK_HOOKS = ("on_completion", "on_failure")
+"""Task state hooks trackflow chains its own hook into (user hooks run after it)."""
+
+FLOW_HOOKS = ("on_failure", "on_crashed", "on_cancellation")
+"""Flow state hooks trackflow chains its own hook into (user hooks run after it)."""
+
+
+@dataclass(frozen=True)
+class TrackingOptions:
+    """What a tracked flow or task records (see the module docstring)."""
+
+    experiment: str | None = None
+    run_name: str | None = None
+    autolog: bool = True
+    log_params: bool = True
+    log_datasets: bool = True
+    log_models: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("experiment", "run_name"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise InvalidInputError(f"Tracking option {name!r} must be a non-empty string or None, got {value!r}.")
+        for name in ("autolog", "log_params", "log_datasets", "log_models"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidInputError(f"Tracking option {name!r} must be True or False, got {getattr(self, name)!r}.")
+
+    @property
+    def params(self) -> bool:
+        """Log arguments as params."""
+        return self.autolog and self.log_params
+
+    @property
+    def datasets(self) -> bool:
+        """Log dataset arguments and results."""
+        return self.autolog and self.log_datasets
+
+    @property
+    def models(self) -> bool:
+        """Log returned fitted models."""
+        return self.autolog and self.log_models
+
+    def updated(self, **changes: Any) -> TrackingOptions:
+        """A copy with the options in ``changes`` that are not UNSET replaced."""
+        given = {k: v for k, v in changes.items() if v is not UNSET}
+        return replace(self, **given) if given else self
+
+    def format_run_name(self, parameters: dict[str, Any]) -> str | None:
+        """``run_name`` filled with the call's parameters (as given when it cannot be)."""
+        if self.run_name is None:
+            return None
+        try:
+            return self.run_name.format(**parameters)
+        except (KeyError, IndexError, ValueError, AttributeError):
+            return self.run_name

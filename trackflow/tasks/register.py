@@ -1,0 +1,174 @@
+"""The ``register_model`` task: register the run's model, stage it, maybe promote it.
+
+``register_and_stage`` holds the logic as a plain function (usable without Prefect);
+``register_model`` is the Prefect task around it. A promotion policy such as
+``promote_if="metrics.roc_auc >= production.metrics.roc_auc + 0.005"`` is evaluated
+before anything is written; its decision, the compared values and the reason are recorded
+on the last transition the task makes (the promotion when it passes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from trackflow.exceptions import InvalidInputError, NotFoundError
+from trackflow.registry.entities import ModelVersion
+from trackflow.registry.stages import (
+    PolicyDecision,
+    PolicyReference,
+    PromotionPolicy,
+    Stage,
+    current_flow_run_id,
+    parse_stage,
+)
+from trackflow.registry.validation import validate_model_name
+
+__all__ = ["register_model", "register_and_stage", "evaluate_policy"]
+
+
+def evaluate_policy(
+    client: Any, name: str, policy: PromotionPolicy, candidate_metrics: Mapping[str, float]
+) -> PolicyDecision:
+    """Compare ``candidate_metrics`` with the version ``policy`` refers to (stage or alias)."""
+    registry = client.registry
+    reference: ModelVersion | None = None
+    try:
+        if policy.reference_stage is not None:
+            found = registry.list_versions(name, stage=policy.reference_stage)
+            reference = found[-1] if found else None
+        else:
+            reference = registry.resolve(f"models:/{name}@{policy.reference_alias}")
+    except NotFoundError:  # no such model or alias yet: nothing to beat
+        reference = None
+    if reference is None:
+        return policy.evaluate(candidate_metrics, PolicyReference(version=None))
+    metrics = client.get_run(reference.run_id).metrics if reference.run_id else {}
+    return policy.evaluate(candidate_metrics, PolicyReference(version=reference.version, metrics=metrics))
+
+
+def _prefect_task_run() -> tuple[str | None, str | None]:
+    try:
+        from prefect.context import TaskRunContext
+
+        ctx = TaskRunContext.get()
+        return (str(ctx.task_run.id), ctx.task_run.name) if ctx is not None else (None, None)
+    except Exception:  # noqa: BLE001 - no task run context
+        return None, None
+
+
+def register_and_stage(
+    model: Any,
+    name: str,
+    *,
+    source: str | None = None,
+    run_id: str | None = None,
+    input_example: Any = None,
+    stage: str | Stage = Stage.DEVELOPMENT,
+    promote_if: str | None = None,
+    reason: str | None = None,
+    description: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    client: Any = None,
+    publish_card: bool = True,
+) -> ModelVersion:
+    """Register ``model`` (or the logged package ``source``), move it to ``stage``, apply ``promote_if``.
+
+    The run is ``run_id``, else the active run, else a new run made for the registration.
+    Passing the policy moves the version on to production (archiving the previous one);
+    with no production version to beat the policy passes. Returns the final version.
+    """
+    from trackflow.tracking.context import active_run_id
+    from trackflow.tracking.fluent import get_client
+
+    name = validate_model_name(name)
+    target = parse_stage(stage)
+    policy = PromotionPolicy.parse(promote_if) if promote_if is not None else None
+    if policy is not None and target is not Stage.DEVELOPMENT and target is not Stage.STAGING:
+        raise InvalidInputError(
+            f"promote_if decides the move to production; stage must be development or staging, got {target.value}."
+        )
+    if (model is None) == (source is None):
+        raise InvalidInputError("Pass either a model object or the source of a logged package, not both or neither.")
+    client = client or get_client()
+    own_run = None
+    if source is None and run_id is None and active_run_id() is None:
+        task_run_id, task_name = _prefect_task_run()
+        own_run = client.create_run(
+            run_name=f"register-{name}", kind="task", flow_run_id=current_flow_run_id(),
+            task_run_id=task_run_id, prefect_name=task_name,
+        )
+    try:
+        version = _register(client, model, name, source=source, run_id=own_run.id if own_run else run_id,
+                            input_example=input_example, target=target, policy=policy, reason=reason,
+                            description=description, tags=tags)
+    except BaseException:
+        if own_run is not None:
+            client.end_run(own_run.id, "FAILED", error="model registration failed")
+        raise
+    if own_run is not None:
+        client.end_run(own_run.id, "FINISHED")
+    if publish_card and current_flow_run_id() is not None:
+        from trackflow.dashboard.model_card import publish_model_card
+
+        publish_model_card(client, name, version.version)
+    return version
+
+
+def _register(
+    client: Any, model: Any, name: str, *, source: str | None, run_id: str | None, input_example: Any, target: Stage,
+    policy: PromotionPolicy | None, reason: str | None, description: str | None, tags: Mapping[str, Any] | None,
+) -> ModelVersion:
+    from trackflow.registry.uris import parse_source
+    from trackflow.tracking.context import active_run_id
+
+    registry = client.registry
+    candidate_run = parse_source(source, client.artifacts)[0] if source is not None else (run_id or active_run_id())
+    decision = evaluate_policy(client, name, policy, client.get_run(candidate_run).metrics) if policy else None
+    failed = decision is not None and not decision.passed
+    last_step = target is Stage.DEVELOPMENT
+    register_reason = decision.reason if failed and last_step else reason or "registered by the register_model task"
+    register_details = {"promotion": decision.details} if failed and last_step else None
+    if source is not None:
+        version = registry.create_version(name, source=source, run_id=run_id, description=description, tags=tags,
+                                          reason=register_reason, details=register_details)
+    else:
+        version = registry.register_model(model, name, run_id=candidate_run, input_example=input_example,
+                                          description=description, tags=tags, reason=register_reason,
+                                          details=register_details)
+    if not last_step:
+        stage_reason = decision.reason if failed else reason or f"staged in {target.value} by the register_model task"
+        stage_details = {"promotion": decision.details} if failed else None
+        version = registry.transition(name, version.version, target, reason=stage_reason, details=stage_details)
+    if decision is not None and decision.passed:
+        version = registry.transition(name, version.version, Stage.PRODUCTION, reason=decision.reason,
+                                      details={"promotion": decision.details})
+    return version
+
+
+@task(name="register-model", cache_policy=NO_CACHE)
+def register_model(
+    model: Any,
+    name: str,
+    *,
+    source: str | None = None,
+    run_id: str | None = None,
+    input_example: Any = None,
+    stage: str = "development",
+    promote_if: str | None = None,
+    reason: str | None = None,
+    description: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+) -> ModelVersion:
+    """Prefect task: register the current run's model, stage it and apply a promotion policy.
+
+    See :func:`register_and_stage`. Emits ``trackflow.model.*`` events and publishes the
+    model card artifact ``model-card-<name>``.
+    """
+    return register_and_stage(
+        model, name, source=source, run_id=run_id, input_example=input_example, stage=stage,
+        promote_if=promote_if, reason=reason, description=description, tags=tags,
+    )
