@@ -13,7 +13,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from trackflow.deployments.records import ACTIVE, REPLACED, STOPPED
+from trackflow.registry.client_deployments import ACTIVE, REPLACED, STOPPED
 from trackflow.deployments.serving import ModelServer, create_app, parse_payload
 from trackflow.exceptions import InvalidInputError
 

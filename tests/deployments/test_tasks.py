@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import trackflow as tf
-from trackflow.deployments.records import ACTIVE, REPLACED, record_deployment
+from trackflow.registry.client_deployments import ACTIVE, REPLACED
 from trackflow.exceptions import InvalidInputError, NotFoundError
 
 FEATURES = pd.DataFrame({"age": [31, 45, 27, 52, 38, 61], "income": [3.5, 7.25, 2.0, 9.5, 4.0, 8.0]})
@@ -62,17 +62,17 @@ def test_score_batch_and_deploy_model_record_lineage_and_deployments(tracking_ho
 def test_record_deployment_replaces_by_name_and_checks_input(tracking_home: Path) -> None:
     client = tf.Client()
     first, second = _register(client, "m"), _register(client, "m")
-    one = record_deployment(client, model_name="m", version=first.version, target="http://a:1")
-    two = record_deployment(client, model_name="m", version=second.version, target="http://a:1")
+    one = client.registry.record_deployment("m", first.version, target="http://a:1")
+    two = client.registry.record_deployment("m", second.version, target="http://a:1")
     records = {d.id: d for d in client.registry.deployments("m")}
     assert records[one.id].status == REPLACED and records[one.id].until is not None
     assert records[two.id].status == ACTIVE and records[two.id].name == "m at http://a:1"
     with pytest.raises(NotFoundError):
-        record_deployment(client, model_name="m", version=9, target="http://a:1")
+        client.registry.record_deployment("m", 9, target="http://a:1")
     with pytest.raises(InvalidInputError):
-        record_deployment(client, model_name="m", version=1, target=" ")
+        client.registry.record_deployment("m", 1, target=" ")
     with pytest.raises(InvalidInputError, match="JSON"):
-        record_deployment(client, model_name="m", version=1, target="x", details={"o": object()})
+        client.registry.record_deployment("m", 1, target="x", details={"o": object()})
     assert len(client.registry.deployments("m")) == 2  # the refused calls wrote nothing
 
 

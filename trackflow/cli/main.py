@@ -32,7 +32,6 @@ _OPTIONAL_GROUPS = (
     ("trackflow.cli.lineage", None),
     ("trackflow.cli.pipelines", None),
     ("trackflow.cli.serve", None),
-    ("trackflow.cli.demo", None),  # last: only adds quickstart if pipelines did not
 )
 
 

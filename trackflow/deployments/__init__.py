@@ -5,9 +5,9 @@
 * :mod:`.scheduling` - Prefect deployments with schedules and the data-change watch.
 * :mod:`.rerun` - rerun a past run after reporting code, data and package changes.
 * :mod:`.serving` - the HTTP model server that follows an alias or stage.
-* :mod:`.records` - which version is served where (the ``deployments`` table).
 
-Names are imported on first use, so ``import trackflow.deployments`` does not import Prefect.
+Which version is served where is recorded by the registry
+(``Client().registry.record_deployment``). Names are imported on first use, so ``import trackflow.deployments`` does not import Prefect.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ __all__ = [
     "ModelServer",
     "create_app",
     "serve",
-    "record_deployment",
 ]
 
 _LAZY = {
@@ -46,7 +45,6 @@ _LAZY = {
     "ModelServer": "trackflow.deployments.serving",
     "create_app": "trackflow.deployments.serving",
     "serve": "trackflow.deployments.serving",
-    "record_deployment": "trackflow.deployments.records",
 }
 
 

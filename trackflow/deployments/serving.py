@@ -190,12 +190,11 @@ class ModelServer:
     def _record(self, version: ModelVersion | None) -> str | None:
         if not self.record or version is None or self.target is None:
             return None
-        from trackflow.deployments.records import record_deployment
-
         try:
             details = {"uri": self.uri, "server": "trackflow serve"}
-            return record_deployment(self.client, model_name=version.name, version=version.version,
-                                     target=self.target, details=details).id
+            return self.client.registry.record_deployment(  # type: ignore[no-any-return]
+                version.name, version.version, target=self.target, details=details
+            ).id
         except TrackflowError as exc:  # recording never stops serving
             logger.warning("trackflow serve: could not record the deployment: %s", exc)
             return None
@@ -224,10 +223,8 @@ class ModelServer:
         self._thread = None
         served = self._current
         if served is not None and served.deployment_id is not None:
-            from trackflow.deployments.records import end_deployment
-
             try:
-                end_deployment(self.client, served.deployment_id)
+                self.client.registry.end_deployment(served.deployment_id)
             except TrackflowError as exc:
                 logger.warning("trackflow serve: could not end the deployment record: %s", exc)
 

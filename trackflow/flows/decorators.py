@@ -126,6 +126,22 @@ def _discard(pending: list[Any]) -> None:
             close()
 
 
+def _resolve_annotations(wrapper: Callable[..., Any], fn: Callable[..., Any]) -> None:
+    """Give the wrapper the user's annotations as objects, not strings.
+
+    ``functools.wraps`` copies string annotations (``from __future__ import annotations``);
+    Prefect's parameter validation would then resolve them in this module's globals and
+    fail on ``pd.DataFrame``.
+    Resolved in the user's module instead; left as strings when that is impossible
+    (names only defined under TYPE_CHECKING), as Prefect itself does.
+    """
+    try:
+        wrapper.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = inspect.get_annotations(fn, eval_str=True)
+    except Exception:  # noqa: BLE001 - unresolvable annotations stay as they were
+        pass
+
+
 def _tracked(fn: Callable[..., Any], options: TrackingOptions, kind: str) -> Callable[..., Any]:
     """Wrap ``fn`` so each call inside a Prefect run is tracked (sync, async, generators)."""
     if inspect.isasyncgenfunction(fn):
@@ -188,6 +204,7 @@ def _tracked(fn: Callable[..., Any], options: TrackingOptions, kind: str) -> Cal
             _discard(_finish(scope, result))
             return result
 
+    _resolve_annotations(wrapper, fn)
     wrapper.__prefect_task_source__ = fn  # type: ignore[attr-defined] # Prefect keys tasks by the user's code
     wrapper.__trackflow_options__ = options  # type: ignore[attr-defined]
     return wrapper

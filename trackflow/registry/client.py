@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from trackflow.exceptions import AlreadyExistsError, ConflictError, InvalidInputError
+from trackflow.registry.client_deployments import DeploymentsMixin
 from trackflow.registry.entities import (
-    ModelDeployment,
     ModelVersion,
     RegisteredModel,
     StageTransition,
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["RegistryClient"]
 
 
-class RegistryClient:
+class RegistryClient(DeploymentsMixin):
     """Read and write the model registry on the database of ``client``."""
 
     def __init__(self, client: Client) -> None:
@@ -370,13 +370,6 @@ class RegistryClient:
         from trackflow.registry.loading import load_model
 
         return load_model(uri, allow_unsafe=allow_unsafe, client=self._client)
-
-    def deployments(self, name: str, *, version: int | str | None = None) -> list[ModelDeployment]:
-        """Where a model's versions are (or were) served, newest first."""
-        name = validate_model_name(name)
-        number = validate_version(version) if version is not None else None
-        with self._store.transaction(write=False) as tx:
-            return tx.read_model_deployments(name, version=number)  # type: ignore[no-any-return]
 
     # ---- helpers --------------------------------------------------------------------
 

@@ -29,7 +29,6 @@ def record_model_deployment(
     client: Any = None,
 ) -> ModelDeployment:  # fmt: skip
     """Resolve ``model_uri`` (``models:/...``) and record it as served at ``target`` (no Prefect needed)."""
-    from trackflow.deployments.records import record_deployment
     from trackflow.exceptions import InvalidInputError
     from trackflow.registry.stages import current_flow_run_id
     from trackflow.registry.uris import parse_model_uri
@@ -40,8 +39,9 @@ def record_model_deployment(
                                 hint="Register the run's model first (register_model).")
     client = client or get_client()
     version = client.registry.resolve(model_uri)
-    record = record_deployment(client, model_name=version.name, version=version.version, target=target, name=name,
-                               details={"uri": model_uri, **dict(details or {})})
+    record = client.registry.record_deployment(
+        version.name, version.version, target=target, deployment_name=name, details={"uri": model_uri, **dict(details or {})}
+    )
     if current_flow_run_id() is not None:
         from trackflow.dashboard.publish import publish_event
 

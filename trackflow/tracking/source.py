@@ -66,7 +66,13 @@ def _entry_file() -> Path | None:
     if not candidate or candidate in {"-c", "-m"}:
         return None
     path = Path(candidate).resolve()
-    return path if path.exists() else None
+    if not path.exists():
+        return None
+    # a console script or a tool (``trackflow``, ``pytest``) is not the user's code
+    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    if any(prefix in path.parents for prefix in prefixes):
+        return None
+    return path
 
 
 @lru_cache(maxsize=1)

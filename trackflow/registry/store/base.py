@@ -109,5 +109,17 @@ class RegistryTransaction(abc.ABC):
 
     # deployments
     @abc.abstractmethod
+    def create_deployment(self, values: Mapping[str, Any], *, replaced_status: str) -> None:
+        """Record an active deployment, ending the active one with the same name."""
+
+    @abc.abstractmethod
+    def end_deployment(self, deployment_id: str, *, status: str, until: int) -> bool | None:
+        """End an active deployment: True if ended, False if not active, None if unknown."""
+
+    @abc.abstractmethod
+    def read_deployment(self, deployment_id: str) -> ModelDeployment | None:
+        """One deployment record, or None."""
+
+    @abc.abstractmethod
     def read_model_deployments(self, name: str, *, version: int | None = None) -> list[ModelDeployment]:
         """Where a model's versions are (or were) served, newest first."""

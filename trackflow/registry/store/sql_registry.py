@@ -90,5 +90,14 @@ class SqlRegistryTransaction(RegistryTransaction):
     def read_stage_transitions(self, name: str, *, version: int | None = None) -> list[StageTransition]:
         return transitions.read_stage_transitions(self.session, name, version=version)
 
+    def create_deployment(self, values: Mapping[str, Any], *, replaced_status: str) -> None:
+        deployments.create_deployment(self.session, dict(values), replaced_status=replaced_status)
+
+    def end_deployment(self, deployment_id: str, *, status: str, until: int) -> bool | None:
+        return deployments.end_deployment(self.session, deployment_id, status=status, until=until)
+
+    def read_deployment(self, deployment_id: str) -> ModelDeployment | None:
+        return deployments.read_deployment(self.session, deployment_id)
+
     def read_model_deployments(self, name: str, *, version: int | None = None) -> list[ModelDeployment]:
         return deployments.read_model_deployments(self.session, name, version=version)
