@@ -19,10 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
 from workloads import by_name
+
+HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:

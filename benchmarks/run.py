@@ -24,12 +24,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from measure import RESULT_MARKER
+from measure import RESULT_MARKER  # siblings: the script's folder is first on sys.path
 from report import evaluate, fmt, markdown, summarize_side
 from workloads import Workload, by_name
+
+HERE = Path(__file__).resolve().parent
 
 RUNNERS = {"trackflow": HERE / "runner_trackflow.py", "mlflow": HERE / "runner_mlflow.py"}
 

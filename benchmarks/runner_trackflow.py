@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import os
 import random
-import sys
 import time
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure import (
     Unavailable,
@@ -264,9 +261,9 @@ def model_registry(params: dict[str, Any], work: Path) -> dict[str, Any]:
 
 def _flows(params: dict[str, Any], work: Path) -> dict[str, Any]:
     _use_home(work)
-    from flows_bench import flow_overhead
+    from flows_bench import decorator_overhead
 
-    return flow_overhead(params, work)
+    return decorator_overhead(params, work)
 
 
 def _cli(params: dict[str, Any], work: Path) -> dict[str, Any]:

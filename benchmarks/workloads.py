@@ -90,7 +90,6 @@ class Workload:
     """Sizes changed for the MLflow side only (when MLflow would take far too long)."""
     baseline_max_repeat: int | None = None
     """Cap on MLflow repetitions (None: as trackflow)."""
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     def params(self, quick: bool, side: str = "trackflow") -> dict[str, Any] | None:
         """The sizes for this invocation (None: skipped under ``--quick``)."""

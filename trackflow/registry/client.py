@@ -61,6 +61,9 @@ class RegistryClient(DeploymentsMixin):
     def __init__(self, client: Client) -> None:
         self._client = client
         self._store = client._store
+        from trackflow.registry.model_format import warm_up
+
+        warm_up()
 
     # ---- registered models ----------------------------------------------------------
 

@@ -28,6 +28,7 @@ import platform
 import re
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -48,6 +49,7 @@ from trackflow.registry.signature import (
 )
 
 __all__ = [
+    "warm_up",
     "FORMAT_VERSION", "MANIFEST_FILE", "TRUSTED_SKOPS_TYPES", "ModelManifest",
     "PackagedModel", "save_model", "read_manifest", "load_model", "payload_sha256",
 ]
@@ -88,6 +90,30 @@ _TRUSTED_MODULES = (
 
 def _type_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+_warm_up_started = threading.Event()
+
+
+def warm_up() -> None:
+    """Import skops and build the trusted-type allowlist in a background thread (once).
+
+    Importing skops and walking scikit-learn's estimators takes ~0.5 s; the registry starts
+    this when it is first used, so it overlaps training instead of delaying the first save.
+    """
+    if _warm_up_started.is_set():
+        return
+    _warm_up_started.set()
+    threading.Thread(target=_warm, name="trackflow-skops-warm-up", daemon=True).start()
+
+
+def _warm() -> None:
+    try:
+        import skops.io  # noqa: F401
+
+        _trusted_skops_types()
+    except Exception:  # noqa: BLE001 - a warm-up only; the real call reports errors
+        pass
 
 
 @functools.lru_cache(maxsize=1)

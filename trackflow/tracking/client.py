@@ -285,8 +285,13 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
         with self._store.transaction(write=False) as tx:
             experiment_ids: list[str] | None = None
             if names:
-                found = [tx.read_experiment_by_name(n) for n in names]
-                experiment_ids = [e.id for e in found if e is not None]
+                experiment_ids = []
+                for name in names:
+                    cached = self._experiment_ids.get(name)
+                    found = cached or getattr(tx.read_experiment_by_name(name), "id", None)
+                    if found is not None:
+                        experiment_ids.append(found)
+                        self._experiment_ids[name] = found
             ids = tx.search_run_ids(
                 experiment_ids=experiment_ids, filter_expr=expr, order_by=orders, limit=max_results + 1, offset=offset
             )

@@ -7,8 +7,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from trackflow.exceptions import IntegrityError, InvalidInputError, NotFoundError
 from trackflow.tracking.buffer import WriteBuffer
 from trackflow.tracking.entities import Artifact, Dataset, RunDataset, now_ms
@@ -74,6 +72,8 @@ class ArtifactsMixin:
 
     def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> Artifact:
         """Store a JSON-able value as JSON, or as YAML when the file ends in .yaml/.yml."""
+        import yaml
+
         try:
             if artifact_file.endswith((".yaml", ".yml")):
                 data = yaml.safe_dump(dictionary, sort_keys=False).encode("utf-8")

@@ -81,11 +81,14 @@ class ActiveRun:
         return self.client.get_run(self.id)
 
     def end(self, status: RunStatus | str = RunStatus.FINISHED, *, error: str | None = None) -> Run:
-        """End the run with ``status`` and make its parent (if any) active again."""
+        """End the run with ``status``, make its parent (if any) active again; return it as stored."""
+        self._finish(status, error=error)
+        return self.client.get_run(self.id)
+
+    def _finish(self, status: RunStatus | str, *, error: str | None = None) -> None:
         if _open_runs.pop(self.id, None) is not None:
             context.pop_run(self._token)
         self.client.end_run(self.id, status, error=error)
-        return self.client.get_run(self.id)
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -94,11 +97,11 @@ class ActiveRun:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if exc_type is None:
-            self.end(RunStatus.FINISHED)
+            self._finish(RunStatus.FINISHED)
         elif issubclass(exc_type, KeyboardInterrupt):
-            self.end(RunStatus.KILLED, error="KeyboardInterrupt")
+            self._finish(RunStatus.KILLED, error="KeyboardInterrupt")
         else:
-            self.end(RunStatus.FAILED, error=f"{exc_type.__name__}: {exc}")
+            self._finish(RunStatus.FAILED, error=f"{exc_type.__name__}: {exc}")
 
     def __repr__(self) -> str:
         return f"ActiveRun(id={self.id!r}, name={self.name!r}, experiment={self.experiment_name!r})"
@@ -215,6 +218,6 @@ def _end_open_runs() -> None:
     """Runs started without a ``with`` block end FINISHED at interpreter exit (as MLflow)."""
     for run in list(_open_runs.values()):
         try:
-            run.end(RunStatus.FINISHED)
+            run._finish(RunStatus.FINISHED)
         except Exception:  # noqa: BLE001 - never fail interpreter exit
             pass

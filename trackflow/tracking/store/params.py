@@ -39,12 +39,14 @@ def log_params(session: Session, run_id: str, params: Mapping[str, str]) -> None
     """
     if not params:
         return
-    insert_ignore(
+    inserted = insert_ignore(
         session,
         ParamRow,
         [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()],
         ["run_id", "key"],
     )
+    if inserted == len(params):
+        return  # every key was new: nothing to compare
     conflicts = find_param_conflicts(session, run_id, params)
     if conflicts:
         raise conflict_error(run_id, conflicts)
