@@ -102,23 +102,44 @@ class WriteBuffer:
 
         Raises ConflictError (queueing nothing) when a key has another value.
         """
+        self.add_batch(run_id, params=params)
+
+    def add_batch(
+        self,
+        run_id: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        metrics: list[MetricRecord] | None = None,
+    ) -> None:
+        """Queue params, tags and metrics of one run together: all of them or none.
+
+        Params are checked first against what this process knows of the run (read from the
+        store once per run); a conflicting value raises ConflictError and queues nothing.
+        Everything is queued under one lock, so one flush writes all of it or none.
+        """
         self._check_fork()
-        if run_id not in self._known_params:
+        if params and run_id not in self._known_params:
             with self.store.transaction(write=False) as tx:
                 stored = tx.read_params(run_id)
             with self._lock:
                 self._known_params.setdefault(run_id, {}).update(stored)
         with self._lock:
-            known = self._known_params[run_id]
-            conflicts = [(k, known[k], v) for k, v in params.items() if k in known and known[k] != v]
-            if conflicts:
-                from trackflow.tracking.store.params import conflict_error
+            if params:
+                known = self._known_params[run_id]
+                conflicts = [(k, known[k], v) for k, v in params.items() if k in known and known[k] != v]
+                if conflicts:
+                    from trackflow.tracking.store.params import conflict_error
 
-                raise conflict_error(run_id, conflicts)
-            new = {k: v for k, v in params.items() if k not in known}
-            known.update(new)
-            if new:
-                self._params.setdefault(run_id, {}).update(new)
+                    raise conflict_error(run_id, conflicts)
+                new = {k: v for k, v in params.items() if k not in known}
+                known.update(new)
+                if new:
+                    self._params.setdefault(run_id, {}).update(new)
+            if tags:
+                self._tags.setdefault(run_id, {}).update(tags)
+            if metrics:
+                self._metrics.extend(metrics)
         self._ensure_thread()
 
     def add_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
@@ -218,6 +239,8 @@ class WriteBuffer:
 
     def _write(self, batch: _Batch) -> None:
         rejected: list[str] = []
+        for row in batch.runs:  # a run created and ended in one batch is inserted ended
+            row.update(batch.updates.pop(row["id"], {}))
         with self.store.transaction() as tx:
             if batch.runs:
                 tx.create_runs(batch.runs)

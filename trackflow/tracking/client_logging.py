@@ -107,17 +107,18 @@ class LoggingMixin:
         tags: Mapping[str, Any] | None = None,
         step: int = 0,
     ) -> None:
-        """Write params, metrics and tags in one transaction: all of them or none."""
+        """Log params, metrics and tags together: all of them or none.
+
+        Everything is validated, and params are checked for conflicts, before anything is
+        queued; the batch is then written by one transaction (at the latest when the run
+        ends or anything is read). A bad value or a conflicting param raises and nothing of
+        the batch is kept.
+        """
         run_id = self._known_run(run_id)
         clean_params = validate_params(params or {})
         clean_tags = _clean_tags(tags or {})
         records = _metric_records(run_id, metrics or {}, step)
-        self._buffer.flush()  # queued params of this run must be checked against the batch
-        with self._store.transaction() as tx:
-            tx.log_params(run_id, clean_params)
-            tx.set_tags(run_id, clean_tags)
-            tx.log_metrics(records)
-        self._buffer.remember_params(run_id, clean_params)
+        self._buffer.add_batch(run_id, params=clean_params, tags=clean_tags, metrics=records)
 
     # ---- notes ----------------------------------------------------------------------
 

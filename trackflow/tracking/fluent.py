@@ -120,7 +120,8 @@ def start_run(
     experiment_name = experiment
     if experiment_name is None:
         experiment_name = client.get_run(parent).experiment_name if parent else DEFAULT_EXPERIMENT
-    run = client.create_run(experiment_name, run_name=run_name, parent_run_id=parent, tags=tags)
+    # queued like its metrics: written with the first batch, read, or at the run's end
+    run = client.create_run(experiment_name, run_name=run_name, parent_run_id=parent, tags=tags, defer=True)
     return ActiveRun(run, client)
 
 

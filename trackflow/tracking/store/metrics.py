@@ -35,15 +35,29 @@ def log_metrics(session: Session, records: Sequence[MetricRecord]) -> None:
     latest: dict[tuple[str, str], MetricRecord] = {}
     for record in records:
         run_id, key, value, step, timestamp = record
-        stored, is_nan = _encode(value)
-        rows.append(
-            {"run_id": run_id, "key": key, "value": stored, "is_nan": is_nan, "step": step, "timestamp": timestamp}
-        )
+        nan = value != value  # NaN is the only float unequal to itself
+        rows.append((run_id, key, None if nan else value, nan, step, timestamp))
         current = latest.get((run_id, key))
         if current is None or (step, timestamp) >= (current[3], current[4]):
             latest[(run_id, key)] = record
-    session.connection().execute(MetricRow.__table__.insert(), rows)
+    _insert_history(session, rows)
     _upsert_latest(session, list(latest.values()))
+
+
+_HISTORY_COLUMNS = ("run_id", "key", "value", "is_nan", "step", "timestamp")
+
+
+def _insert_history(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Append metric values (tuples in ``_HISTORY_COLUMNS`` order) with the driver's executemany.
+
+    This is the hot path of every flush, and SQLAlchemy's per-row parameter processing costs
+    more than SQLite's insert; the statement text is fixed and every value is bound.
+    """
+    connection = session.connection()
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    columns = ", ".join(_HISTORY_COLUMNS)
+    statement = f"INSERT INTO metrics ({columns}) VALUES ({', '.join([marker] * len(_HISTORY_COLUMNS))})"
+    connection.exec_driver_sql(statement, rows)
 
 
 def _newer(statement: Any, table: Any) -> Any:
