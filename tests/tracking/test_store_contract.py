@@ -158,6 +158,8 @@ def test_log_batch_is_all_or_nothing(client: Client) -> None:
         lambda c, r: c.log_metric(r, "k" * 251, 1.0),
         lambda c, r: c.set_tag(r, " padded", "x"),
         lambda c, r: c.log_metric(r, "m", 1.0, step="one"),
+        lambda c, r: c.log_metric(r, "m", 1.0, step=2**63),
+        lambda c, r: c.log_batch(r, metrics=[("m", 1.0, -(2**63))]),
         lambda c, r: c.log_metric("not-a-run-id", "m", 1.0),
         lambda c, r: c.create_run("a/b"),
         lambda c, r: c.create_run(""),

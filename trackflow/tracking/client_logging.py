@@ -53,7 +53,7 @@ class LoggingMixin:
             run_id,
             validate_key(key, "Metric key"),
             metric_value_to_float(key, value),
-            step if type(step) is int else validate_step(key, step),
+            validate_step(key, step),
             timestamp if timestamp is not None else time.time_ns() // 1_000_000,
         )
         self._buffer.add_metric(record)
@@ -154,8 +154,7 @@ def _metric_records(run_id: str, metrics: MetricInput, step: int) -> list[Metric
     if isinstance(metrics, Mapping):
         default_step = validate_step("metrics", step)
         for key, value in metrics.items():
-            number = value if type(value) is float else metric_value_to_float(key, value)
-            records.append((run_id, validate_key(key, "Metric key"), number, default_step, now))
+            records.append((run_id, validate_key(key, "Metric key"), metric_value_to_float(key, value), default_step, now))
         return records
     for item in metrics:
         if isinstance(item, Metric):
@@ -166,9 +165,9 @@ def _metric_records(run_id: str, metrics: MetricInput, step: int) -> list[Metric
             ts = item[3] if len(item) > 3 else now
         else:
             raise InvalidInputError(f"Cannot read a metric from {item!r}: use (key, value[, step[, timestamp_ms]]).")
-        number = value if type(value) is float else metric_value_to_float(key, value)
-        item_step = item_step if type(item_step) is int else validate_step(key, item_step)
-        records.append((run_id, validate_key(key, "Metric key"), number, item_step, int(ts)))
+        records.append(
+            (run_id, validate_key(key, "Metric key"), metric_value_to_float(key, value), validate_step(key, item_step), int(ts))
+        )
     return records
 
 
