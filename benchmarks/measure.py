@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "time_search",
     "RESULT_MARKER",
     "Handler",
     "Unavailable",
@@ -121,6 +122,51 @@ def profiled() -> Iterator[None]:
         profiler.stop()
         with open(target, "a", encoding="utf-8") as handle:
             handle.write(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
+def time_search(
+    query: Callable[[], Sequence[Any]],
+    *,
+    calls: int,
+    warmup: bool,
+    expected: tuple[int, float | None],
+    top_acc: Callable[[Any], float | None],
+    seed_s: float,
+    rss_before: float | None,
+) -> dict[str, Any]:
+    """Time ``query`` (median of ``calls``, after an optional cold first call) and check its top result.
+
+    ``expected`` is ``seeding.expected_top(runs)``; ``top_acc`` reads the ``acc`` metric of one
+    result of the tool under test. Shared by both runners so the two sides report alike.
+    """
+    found: Sequence[Any] = ()
+    first = None
+    if warmup:
+        start = time.perf_counter()
+        found = query()
+        first = time.perf_counter() - start
+    timings = []
+    with profiled():
+        for _ in range(calls):
+            start = time.perf_counter()
+            found = query()
+            timings.append(time.perf_counter() - start)
+    rss_after = current_rss_mb()
+    matching, best = expected
+    top = top_acc(found[0]) if found else None
+    return {
+        "value": sorted(timings)[len(timings) // 2] * 1000,
+        "first_call_ms": first * 1000 if first is not None else None,
+        "timed_calls": len(timings),
+        "results": len(found),
+        "top_acc_ok": int(top is not None and best is not None and abs(top - best) < 1e-12),
+        "matching_runs": matching,
+        "seed_s": seed_s,
+        "seeding": "direct SQL bulk insert (sqlite3.executemany) in a child process",
+        "rss_before_mb": rss_before,
+        "rss_after_mb": rss_after,
+        "rss_growth_mb": round((rss_after or 0) - (rss_before or 0), 1),
+    }
 
 
 def emit(result: dict[str, Any]) -> None:

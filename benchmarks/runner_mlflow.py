@@ -25,6 +25,7 @@ from measure import (
     peak_rss_mb,
     run_workers,
     runner_main,
+    time_search,
     timed_calls,
     worker_barrier,
 )
@@ -165,33 +166,17 @@ def search(params: dict[str, Any], work: Path) -> dict[str, Any]:
             max_results=100,
         )
 
-    first = None
-    if params.get("warmup", True):
-        start = time.perf_counter()
-        found = query()
-        first = time.perf_counter() - start
-    timings = []
-    for _ in range(params["calls"]):
-        start = time.perf_counter()
-        found = query()
-        timings.append(time.perf_counter() - start)
-    rss_after = current_rss_mb()
-    matching, best = expected_top(params["runs"])
-    top = found[0].data.metrics.get("acc") if found else None
-    return {
-        "value": sorted(timings)[len(timings) // 2] * 1000,
-        "first_call_ms": first * 1000 if first is not None else None,
-        "timed_calls": len(timings),
-        "results": len(found),
-        "top_acc_ok": int(top is not None and best is not None and abs(top - best) < 1e-12),
-        "matching_runs": matching,
-        "seed_s": seed_s,
-        "seeding": "direct SQL bulk insert (sqlite3.executemany) in a child process",
-        "rss_before_mb": rss_before,
-        "rss_after_mb": rss_after,
-        "rss_growth_mb": round((rss_after or 0) - (rss_before or 0), 1),
-        "mlflow_version": mlflow.__version__,
-    }
+    result = time_search(
+        query,
+        calls=params["calls"],
+        warmup=params.get("warmup", True),
+        expected=expected_top(params["runs"]),
+        top_acc=lambda found_run: found_run.data.metrics.get("acc"),
+        seed_s=seed_s,
+        rss_before=rss_before,
+    )
+    result["mlflow_version"] = mlflow.__version__
+    return result
 
 
 def concurrent(params: dict[str, Any], work: Path) -> dict[str, Any]:

@@ -77,10 +77,7 @@ class WriteBuffer:
             self._metrics.extend(records)
             pending = len(self._metrics)
         self._ensure_thread()
-        if pending >= self.flush_size * 10:
-            self.flush()  # back-pressure: the writer thread is not keeping up
-        elif pending >= self.flush_size:
-            self._wake.set()
+        self._after_queued(pending)
 
     def add_metric(self, record: MetricRecord) -> None:
         """Queue one metric value; the hot path of ``log_metric``."""
@@ -92,10 +89,14 @@ class WriteBuffer:
         if self._thread is None:
             self._ensure_thread()
         if pending >= self.flush_size:
-            if pending >= self.flush_size * 10:
-                self.flush()
-            else:
-                self._wake.set()
+            self._after_queued(pending)
+
+    def _after_queued(self, pending: int) -> None:
+        """Wake the writer at ``flush_size`` queued values; write here at 10x (back-pressure)."""
+        if pending >= self.flush_size * 10:
+            self.flush()  # the writer thread is not keeping up
+        elif pending >= self.flush_size:
+            self._wake.set()
 
     def add_params(self, run_id: str, params: Mapping[str, str]) -> None:
         """Queue params after checking them against what the run already has.
@@ -140,7 +141,9 @@ class WriteBuffer:
                 self._tags.setdefault(run_id, {}).update(tags)
             if metrics:
                 self._metrics.extend(metrics)
+            pending = len(self._metrics)
         self._ensure_thread()
+        self._after_queued(pending)
 
     def add_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         """Queue tags (last value wins)."""

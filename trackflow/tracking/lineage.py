@@ -127,7 +127,6 @@ class LineageMixin:
     """Reading lineage graphs through the Client."""
 
     _store: Store
-    _buffer: Any
 
     def flush(self) -> None:  # provided by Client
         raise NotImplementedError
@@ -152,11 +151,7 @@ class LineageMixin:
             )
         if not rows:
             return
-        for row in rows:  # a queued run must be stored before edges that name it are read
-            for ref in (row["source"], row["target"]):
-                if ref.startswith("run:"):
-                    self._buffer.ensure_written(ref[4:])
-        with self._store.transaction() as tx:
+        with self._store.transaction() as tx:  # edges have no foreign keys: queued runs may wait
             tx.create_edges(rows)
 
     def lineage(
