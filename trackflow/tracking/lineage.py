@@ -65,6 +65,8 @@ class LineageGraph:
     root: str
     nodes: dict[str, LineageNode]
     edges: tuple[LineageEdge, ...]
+    groups: dict[str, str] = field(default_factory=dict)
+    """Hierarchy drawn as clusters, not edges: member node id -> group node id (its flow run)."""
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able description: root, nodes, edges."""
@@ -77,6 +79,12 @@ class LineageGraph:
                 {"source": e.source, "target": e.target, "relation": e.relation, "name": e.name} for e in self.edges
             ],
         }
+
+    def to_svg(self) -> str:
+        """The graph as a stand-alone SVG document (top-down layered layout, no network, no binaries)."""
+        from trackflow.tracking.lineage_svg import render_svg
+
+        return render_svg(self)
 
     def to_mermaid(self) -> str:
         """A mermaid ``graph LR`` (Prefect's UI renders it in markdown artifacts)."""
