@@ -4,9 +4,10 @@ At the end of every tracked flow run, :func:`collect_summary` reads the flow's r
 task runs, datasets, models, notes and lineage through the Client, and
 :func:`publish_run_report` publishes two Prefect artifacts, linked to the flow run:
 
-* markdown ``trackflow-run-report-<flow-name>``: params, final metrics, task runs,
-  datasets with a profile summary, models, notes and decisions, and the lineage as a
-  fenced ``mermaid`` block (the Prefect UI renders it as a diagram);
+* markdown ``trackflow-run-report-<flow-name>``: params, final metrics (the flow run's
+  own and its tasks' rolled up), task runs, each dataset once (profiles folded), models
+  and what they were registered as, notes and decisions, and the lineage the flow run
+  recorded as an SVG image (both Prefect UIs render it; mermaid source folded below);
 * table ``trackflow-task-metrics-<flow-name>``: one row per task run with its metrics.
 """
 
@@ -17,10 +18,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from trackflow.dashboard.diagram import lineage_markdown
 from trackflow.dashboard.publish import publish_markdown, publish_table
-from trackflow.tracking.entities import Artifact, LineageEdge, Note, Run, RunDataset
+from trackflow.tracking.entities import LineageNode, Note, Run, RunDataset
 from trackflow.tracking.fluent import get_client
-from trackflow.tracking.lineage import LineageGraph, LineageNode
+from trackflow.tracking.lineage import LineageGraph
 
 __all__ = [
     "RunSummary",
@@ -43,7 +45,7 @@ class RunSummary:
     run: Run
     children: list[Run]
     datasets: list[tuple[Run, RunDataset]] = field(default_factory=list)
-    models: list[tuple[Run, str, list[Artifact]]] = field(default_factory=list)
+    models: list[tuple[Run, LineageNode]] = field(default_factory=list)
     notes: list[tuple[Run, Note]] = field(default_factory=list)
     graph: LineageGraph | None = None
 
@@ -66,48 +68,16 @@ def collect_summary(run_id: str, *, children: list[Run] | None = None) -> RunSum
     runs = [run, *kids]
     datasets = [(r, d) for r in runs for d in client.get_datasets(r.id)]
     notes = [(r, n) for r in runs for n in client.get_notes(r.id)]
-    models: list[tuple[Run, str, list[Artifact]]] = []
-    for r in runs:
-        folders: dict[str, list[Artifact]] = {}
-        for artifact in client.list_artifacts(r.id):
-            folder = artifact.path.split("/", 1)[0]
-            if folder.startswith("model") and "/" in artifact.path:
-                folders.setdefault(folder, []).append(artifact)
-        models.extend((r, folder, files) for folder, files in folders.items())
-    return RunSummary(run=run, children=kids, datasets=datasets, models=models, notes=notes, graph=lineage_graph(runs))
+    graph = lineage_graph(runs)
+    by_id = {r.id: r for r in runs}
+    models = [(by_id[n.attributes["run_id"]], n) for n in graph.nodes.values()
+              if n.kind == "model" and n.attributes.get("run_id") in by_id]  # fmt: skip
+    return RunSummary(run=run, children=kids, datasets=datasets, models=models, notes=notes, graph=graph)
 
 
 def lineage_graph(runs: list[Run]) -> LineageGraph:
-    """The lineage around ``runs`` (one hop), a model's files folded into one node."""
-    client = get_client()
-    nodes: dict[str, LineageNode] = {}
-    edges: dict[tuple[str, str, str], LineageEdge] = {}
-    graph = client.lineage([run.ref for run in runs], direction="both", depth=1)
-    nodes.update(graph.nodes)
-    for edge in graph.edges:
-        edges[(edge.source, edge.target, edge.relation)] = edge
-    folded: dict[str, str] = {}
-    for edge in edges.values():
-        if edge.target.startswith("artifact:") and edge.name and "/" in edge.name and edge.run_id:
-            folder = edge.name.split("/", 1)[0]
-            folded[edge.target] = f"artifact:{edge.run_id}/{folder}"
-            kind = "model" if folder.startswith("model") else "artifact"
-            nodes[folded[edge.target]] = LineageNode(folded[edge.target], kind, folder, {})
-    merged: dict[tuple[str, str, str], LineageEdge] = {}
-    for edge in edges.values():
-        source, target = folded.get(edge.source, edge.source), folded.get(edge.target, edge.target)
-        merged.setdefault((source, target, edge.relation), _replace_edge(edge, source, target))
-    used = {n for key in merged for n in key[:2]} | {runs[0].ref}
-    kept = {k: v for k, v in nodes.items() if k in used and k not in folded}
-    for edge in merged.values():  # a dataset is best named by the step that made it
-        node = kept.get(edge.target)
-        if edge.relation == "output" and node is not None and node.kind == "dataset" and edge.name:
-            kept[edge.target] = LineageNode(node.id, node.kind, edge.name, node.attributes)
-    return LineageGraph(root=runs[0].ref, nodes=kept, edges=tuple(merged.values()))
-
-
-def _replace_edge(edge: LineageEdge, source: str, target: str) -> LineageEdge:
-    return LineageEdge(source, target, edge.relation, edge.run_id, edge.name, edge.created_at)
+    """The lineage the flow run ``runs[0]`` and its task runs recorded (``scope="run"``)."""
+    return get_client().lineage(runs[0].ref, direction="both", scope="run")
 
 
 # ---- rendering ------------------------------------------------------------------------
@@ -117,19 +87,26 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.6g}"
+        return "nan" if math.isnan(value) else f"{value:.4g}"
     return str(value).replace("|", "\\|").replace("\n", " ").strip()
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    """A markdown table without the columns that are empty in every row."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    keep = [i for i in range(len(headers)) if i == 0 or any(row[i] for row in cells)]
+    lines = ["| " + " | ".join(headers[i] for i in keep) + " |", "|" + "---|" * len(keep)]
+    lines += ["| " + " | ".join(row[i] for i in keep) + " |" for row in cells]
     return lines + [""]
 
 
 def _duration(run: Run) -> float | None:
     seconds = run.duration_seconds
     return round(seconds, 3) if seconds is not None else None
+
+
+def _metrics_text(metrics: dict[str, float], keep: Any = lambda key: True) -> str:
+    return ", ".join(f"{k}={_cell(v)}" for k, v in sorted(metrics.items()) if keep(k))
 
 
 def _profile(dataset: Any) -> str:
@@ -149,6 +126,26 @@ def _profile(dataset: Any) -> str:
     return "; ".join(parts) or "-"
 
 
+def _dataset_lines(summary: RunSummary) -> list[str]:
+    """Each dataset once: who made it, who used it; profiles folded below."""
+    if not summary.datasets:
+        return ["No datasets.", ""]
+    by_fingerprint: dict[str, dict[str, Any]] = {}
+    for run, used in summary.datasets:
+        entry = by_fingerprint.setdefault(used.dataset.fingerprint, {"dataset": used.dataset, "made": [], "used": []})
+        side = entry["made"] if used.role == "output" else entry["used"]
+        if run.name not in side:
+            side.append(run.name)
+    rows, profiles = [], ["<details><summary>Dataset profiles</summary>", ""]
+    for fingerprint, entry in by_fingerprint.items():
+        ds = entry["dataset"]
+        label = f"{ds.name} (`{fingerprint.split(':', 1)[-1][:8]}`)"
+        rows.append([label, f"{ds.num_rows} x {ds.num_columns}", ", ".join(entry["made"]), ", ".join(entry["used"])])
+        profiles += [f"- **{ds.name}**: {_profile(ds)}"]
+    table = _table(["dataset", "rows x columns", "made by", "used by"], rows)
+    return table + profiles + ["", "</details>", ""]
+
+
 def render_markdown(summary: RunSummary, *, flow_name: str) -> str:
     """The markdown run report."""
     run = summary.run
@@ -162,34 +159,35 @@ def render_markdown(summary: RunSummary, *, flow_name: str) -> str:
     lines += _table(["", ""], [fact for fact in facts if fact[1] not in (None, "")])
     lines += ["## Parameters", ""] + (_table(["param", "value"], [[k, v] for k, v in run.params.items()]) if run.params else ["No parameters.", ""])
     lines += ["## Metrics", ""]
-    lines += _table(["metric", "value"], [[k, v] for k, v in run.metrics.items()]) if run.metrics else ["No flow-level metrics.", ""]
+    lines += _table(["metric", "value"], [[k, v] for k, v in sorted(run.metrics.items())]) if run.metrics else ["No flow-level metrics.", ""]
     lines += ["## Task runs", ""]
     lines += _table(
         ["run", "status", "attempts", "duration (s)", "metrics"],
         [[c.name + (" (cached)" if c.tags.get("trackflow.cache_hit") else ""), c.status.value, c.attempts, _duration(c),
-          ", ".join(f"{k}={_cell(v)}" for k, v in c.metrics.items())] for c in summary.children],
+          _metrics_text(c.metrics)] for c in summary.children],
     ) if summary.children else ["No task runs.", ""]  # fmt: skip
-    lines += ["## Datasets", ""]
-    lines += _table(
-        ["dataset", "role", "run", "rows x columns", "fingerprint", "profile"],
-        [[d.name, d.role, r.name, f"{d.dataset.num_rows} x {d.dataset.num_columns}", f"`{d.dataset.fingerprint[:19]}`",
-          _profile(d.dataset)] for r, d in summary.datasets],
-    ) if summary.datasets else ["No datasets.", ""]  # fmt: skip
+    lines += ["## Datasets", ""] + _dataset_lines(summary)
     lines += ["## Models", ""]
+    registered = _registrations(summary.graph)
     lines += _table(
-        ["run", "artifact", "class", "training metrics"],
-        [[r.name, f"runs:/{r.id}/{folder}", r.params.get("model.class", ""),
-          ", ".join(f"{k}={_cell(v)}" for k, v in r.metrics.items() if k.startswith("training_"))]
-         for r, folder, _files in summary.models],
+        ["model", "run", "package", "training metrics", "registered as"],
+        [[node.label, r.name, f"`runs:/{r.id}/{node.attributes.get('artifact_path', '')}`",
+          _metrics_text(r.metrics, lambda k: k.startswith("training_")), ", ".join(registered.get(node.id, []))]
+         for r, node in summary.models],
     ) if summary.models else ["No models.", ""]  # fmt: skip
     lines += ["## Notes and decisions", ""]
     lines += [f"- **{n.kind.value}** ({r.name}): {_cell(n.text)}" for r, n in summary.notes] or ["No notes."]
     lines += ["", "## Lineage", ""]
-    if summary.graph is not None and summary.graph.edges:
-        lines += ["```mermaid", summary.graph.to_mermaid(), "```"]
-    else:
-        lines += ["No lineage recorded."]
+    lines += lineage_markdown(summary.graph) if summary.graph is not None else ["No lineage recorded.", ""]
     return "\n".join(lines) + "\n"
+
+
+def _registrations(graph: LineageGraph | None) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for edge in graph.edges if graph is not None else ():
+        if edge.relation == "registered_as" and edge.target in graph.nodes:  # type: ignore[union-attr]
+            found.setdefault(edge.source, []).append(graph.nodes[edge.target].label)  # type: ignore[union-attr]
+    return found
 
 
 def metrics_rows(summary: RunSummary) -> list[dict[str, Any]]:

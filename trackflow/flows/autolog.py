@@ -30,7 +30,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
@@ -40,6 +39,7 @@ from typing import Any
 from trackflow.exceptions import TrackflowError
 from trackflow.flows.options import TrackingOptions
 from trackflow.tracking.fluent import get_client
+from trackflow.tracking.objects import known_ref
 
 __all__ = ["FingerprintCache", "is_data", "link", "loaded_types", "log_inputs", "log_outputs", "param_value", "record_dataset"]
 
@@ -183,9 +183,13 @@ def log_inputs(run_id: str, parameters: Mapping[str, Any], options: TrackingOpti
     if not options.autolog:
         return
     params: dict[str, str] = {}
+    received: list[tuple[str, str, str]] = []
     for name, value in parameters.items():
         if name in _SKIPPED_PARAMS:
             continue
+        known = known_ref(value)
+        if known is not None:
+            received.append((known, f"run:{run_id}", "input"))
         data = is_data(value)
         if options.params and not data:
             params[name] = param_value(value)
@@ -193,6 +197,8 @@ def log_inputs(run_id: str, parameters: Mapping[str, Any], options: TrackingOpti
             _best_effort(f"dataset {name!r}", run_id, record_dataset, run_id, value, name, "input")
     if params:
         _best_effort("params", run_id, get_client().log_params, run_id, params)
+    if received:
+        _best_effort("inputs", run_id, get_client().link_edges, received, run_id)
 
 
 def _items(result: Any) -> Iterator[tuple[str | None, Any]]:
@@ -217,7 +223,11 @@ def log_outputs(run_id: str, label: str, result: Any, parameters: Mapping[str, A
             name = f"{label}.output" + (f".{suffix}" if suffix is not None else "")
             _best_effort(f"output {name!r}", run_id, record_dataset, run_id, item, name, "output")
         elif options.models and is_fitted_estimator(item):
-            _best_effort("model", run_id, log_model, run_id, item, suffix, parameters)
+            known = known_ref(item)
+            if known is not None:  # passed through (e.g. a flow returning its task's model): no new package
+                _best_effort("model", run_id, get_client().link_edges, [(f"run:{run_id}", known, "output")], run_id)
+            else:
+                _best_effort("model", run_id, log_model, run_id, item, suffix, parameters)
     if isinstance(result, Mapping):
         metrics = {str(k): float(v) for k, v in result.items() if _is_number(v)}
         if metrics:
@@ -242,18 +252,15 @@ def log_model(run_id: str, model: Any, suffix: str | None, parameters: Mapping[s
 
 
 def _save_model(run_id: str, model: Any, artifact_path: str, data: tuple[Any, Any] | None) -> None:
-    try:
-        from trackflow.registry.model_format import save_model
-    except ImportError:
-        logger.debug("trackflow: trackflow.registry.model_format.save_model is not available; model not saved")
-        return
+    from trackflow.registry.loading import log_package
+
     example = None
     if data is not None and hasattr(data[0], "__getitem__"):
         example = data[0].head(5) if hasattr(data[0], "head") else data[0][:5]
-    with tempfile.TemporaryDirectory(prefix="trackflow-model-") as tmp:
-        package = Path(tmp) / artifact_path
-        try:
-            save_model(model, package, input_example=example, run_id=run_id)
-        except TrackflowError:
-            save_model(model, package, run_id=run_id)  # the example did not fit: save without
-        get_client().log_artifact(run_id, package, artifact_path)
+    client = get_client()
+    try:
+        log_package(client, model, run_id, artifact_path, input_example=example)
+    except TrackflowError:
+        if example is None:
+            raise
+        log_package(client, model, run_id, artifact_path)  # the example did not fit: save without

@@ -22,6 +22,8 @@ from trackflow.exceptions import (
     StoreError,
 )
 from trackflow.registry.uris import parse_model_uri, parse_source, run_source
+from trackflow.tracking.lineage import model_ref
+from trackflow.tracking.objects import remember_ref
 
 if TYPE_CHECKING:
     from trackflow.registry.entities import ModelVersion
@@ -73,6 +75,9 @@ def log_package(
 ) -> ModelManifest:
     """Save ``model`` as a package and log it as the artifacts ``path`` of the run.
 
+    The package is one lineage node (``model:runs:/<run_id>/<path>``) and the object is
+    remembered as that node, so a task receiving it or a registration of it links to it.
+
     An existing package is never overwritten (AlreadyExistsError): registered versions
     point at it. The logged payload's sha256 is checked against the manifest.
     """
@@ -89,7 +94,12 @@ def log_package(
         package = Path(tmp) / "model"
         manifest = save_model(model, package, input_example=input_example, run_id=run_id, serialization=serialization)
         try:
-            logged = client.log_artifact(run_id, package, path)
+            logged = client.log_model_artifact(
+                run_id, package, path, label=manifest.model_class.rsplit(".", 1)[-1],
+                content_hash=manifest.payload_sha256,
+                attributes={"flavor": manifest.flavor, "class": manifest.model_class,
+                            "serialization": manifest.serialization, "payload_sha256": manifest.payload_sha256},
+            )  # fmt: skip
         except OSError as exc:
             raise StoreError(
                 f"Could not store the model package at {run_source(run_id, path)}: {exc}",
@@ -98,6 +108,7 @@ def log_package(
     payload = next((a for a in logged if a.path == f"{path}/{manifest.payload}"), None)
     if payload is None or payload.sha256 != manifest.payload_sha256:
         raise IntegrityError(f"The stored payload of {run_source(run_id, path)} does not match the saved package.")
+    remember_ref(model, model_ref(run_id, path))
     return manifest
 
 

@@ -87,7 +87,7 @@ def score_batch(
     inputs = client.log_dataset(run_id, frame, "scoring-input", role="input", source=source)
     predictions = client.log_dataset(run_id, scored, "predictions", role="output",
                                      source=written.resolve().as_uri() if written is not None else None)
-    model_node = version.ref if version is not None else f"artifact:{model_uri}"
+    model_node = version.ref if version is not None else model_uri  # runs:/<id>/<path>: the logged package
     client.link_edges([(inputs.ref, model_node, "scored_by"), (model_node, predictions.ref, "predicted"),
                        (model_node, f"run:{run_id}", "used_by")], run_id=run_id)
     if version is not None:

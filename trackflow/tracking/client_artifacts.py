@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from trackflow.exceptions import IntegrityError, InvalidInputError, NotFoundError
@@ -46,9 +47,39 @@ class ArtifactsMixin:
         A file keeps its name; a folder's files keep their layout under ``artifact_path``
         (default: the folder's name). Paths are checked before anything is written.
         """
+        run_id = self._known_run(run_id)
+        return self._record(run_id, self._put_files(run_id, local_path, artifact_path))
+
+    def log_model_artifact(
+        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str, *,
+        label: str, content_hash: str, attributes: Mapping[str, Any],
+    ) -> list[Artifact]:  # fmt: skip
+        """Store a model package folder as ``artifact_path`` of the run, as ONE lineage node.
+
+        The package's files are artifacts like any others, but lineage sees one node of kind
+        ``model`` (``model:runs:/<run_id>/<artifact_path>``, see
+        :func:`~trackflow.tracking.lineage.model_ref`) produced by the run, labelled
+        ``label`` (e.g. the model class), with ``content_hash`` (the payload's sha256) and
+        ``attributes`` (flavor, ...) recorded on it.
+        """
         from trackflow.tracking.artifacts import validate_artifact_path
+        from trackflow.tracking.lineage import model_ref
 
         run_id = self._known_run(run_id)
+        path = validate_artifact_path(artifact_path)
+        if not Path(local_dir).is_dir():
+            raise InvalidInputError(f"A model package must be a folder, got {str(local_dir)!r}.")
+        stored = self._put_files(run_id, local_dir, path)
+        node = {
+            "id": model_ref(run_id, path), "kind": "model", "label": label[:256], "run_id": run_id,
+            "content_hash": content_hash,
+            "attributes_json": json.dumps({**attributes, "run_id": run_id, "artifact_path": path}, default=str),
+        }  # fmt: skip
+        return self._record(run_id, stored, node=node)
+
+    def _put_files(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None) -> list[Any]:
+        from trackflow.tracking.artifacts import validate_artifact_path
+
         source = Path(local_path)
         if not source.exists():
             raise InvalidInputError(f"Cannot log artifact {str(local_path)!r}: no such file or folder.")
@@ -58,11 +89,9 @@ class ArtifactsMixin:
             plan = self.artifacts.plan_tree(source, f"{run_id}/{dest}")
             if not plan:
                 raise InvalidInputError(f"Folder {str(local_path)!r} has no files to log.")
-            stored = self.artifacts.put_tree(source, f"{run_id}/{dest}")
-        else:
-            name = validate_artifact_path(source.name)
-            stored = [self.artifacts.put_file(source, f"{run_id}/{prefix + '/' if prefix else ''}{name}")]
-        return self._record(run_id, stored)
+            return list(self.artifacts.put_tree(source, f"{run_id}/{dest}"))
+        name = validate_artifact_path(source.name)
+        return [self.artifacts.put_file(source, f"{run_id}/{prefix + '/' if prefix else ''}{name}")]
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> Artifact:
         """Store a string as a UTF-8 file."""
@@ -90,7 +119,9 @@ class ArtifactsMixin:
         path = validate_artifact_path(artifact_file)
         return self._record(run_id, [self.artifacts.put_bytes(data, f"{run_id}/{path}")])[0]
 
-    def _record(self, run_id: str, stored: list[Any]) -> list[Artifact]:
+    def _record(self, run_id: str, stored: list[Any], *, node: dict[str, Any] | None = None) -> list[Artifact]:
+        """Record stored files as artifacts of the run and as lineage: each file a node, or
+        (``node``) all of them one node such as a model package."""
         self._buffer.ensure_written(run_id)
         created = now_ms()
         rows = [
@@ -108,11 +139,16 @@ class ArtifactsMixin:
         try:
             with self._store.transaction() as tx:
                 tx.record_artifacts(rows)
+                if node is not None:
+                    tx.create_nodes([{**node, "created_at": created}])
+                    targets = [(node["id"], node["label"])]
+                else:
+                    targets = [(f"artifact:{r['uri']}", r["path"]) for r in rows]
                 tx.create_edges(
                     [
-                        {"source": f"run:{run_id}", "target": f"artifact:{r['uri']}", "relation": "produced",
-                         "run_id": run_id, "name": r["path"], "created_at": created}
-                        for r in rows
+                        {"source": f"run:{run_id}", "target": target, "relation": "produced",
+                         "run_id": run_id, "name": name, "created_at": created}
+                        for target, name in targets
                     ]
                 )
         except BaseException:

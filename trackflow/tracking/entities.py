@@ -161,6 +161,17 @@ class LineageEdge:
 
 
 @dataclass(frozen=True)
+class LineageNode:
+    """A node of a lineage graph: ``run``, ``dataset``, ``model`` (a logged package),
+    ``model_version``, ``artifact``, ``deployment`` ... with a label and attributes."""
+
+    id: str
+    kind: str
+    label: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Run:
     """A tracked run with its latest metrics, params and tags."""
 

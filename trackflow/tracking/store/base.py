@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from trackflow.tracking.entities import Artifact, Dataset, Experiment, LineageEdge, Metric, Note, Run
+from trackflow.tracking.entities import Artifact, Dataset, Experiment, LineageEdge, LineageNode, Metric, Note, Run
 from trackflow.tracking.search import Expr, OrderBy
 
 __all__ = ["MetricRecord", "TrackingTransaction", "Store"]
@@ -87,6 +87,12 @@ class TrackingTransaction(abc.ABC):
     def create_edges(self, edges: Sequence[Mapping[str, Any]]) -> None: ...
     @abc.abstractmethod
     def read_edges(self, nodes: Sequence[str], *, outgoing: bool) -> list[LineageEdge]: ...
+    @abc.abstractmethod
+    def create_nodes(self, nodes: Sequence[Mapping[str, Any]]) -> None: ...
+    @abc.abstractmethod
+    def read_nodes(self, node_ids: Sequence[str]) -> dict[str, LineageNode]: ...
+    @abc.abstractmethod
+    def read_nodes_by_content_hash(self, content_hash: str, *, kind: str) -> list[LineageNode]: ...
 
 
 class Store(abc.ABC):

@@ -11,6 +11,7 @@ from trackflow.tracking.entities import (
     Dataset,
     Experiment,
     LineageEdge,
+    LineageNode,
     Metric,
     Note,
     NoteKind,
@@ -21,6 +22,7 @@ from trackflow.tracking.entities import (
 from trackflow.tracking.store import orm
 
 __all__ = [
+    "to_node",
     "metric_value",
     "to_experiment",
     "to_run",
@@ -138,3 +140,8 @@ def to_edge(row: orm.LineageEdgeRow) -> LineageEdge:
         name=row.name,
         created_at=ms_to_datetime(row.created_at),  # type: ignore[arg-type]
     )
+
+
+def to_node(row: orm.LineageNodeRow) -> LineageNode:
+    attributes = json.loads(row.attributes_json) if row.attributes_json else {}
+    return LineageNode(id=row.id, kind=row.kind, label=row.label, attributes=attributes)

@@ -33,6 +33,7 @@ __all__ = [
     "ArtifactRow",
     "DatasetRow",
     "LineageEdgeRow",
+    "LineageNodeRow",
 ]
 
 NAMING_CONVENTION = {
@@ -185,4 +186,18 @@ class LineageEdgeRow(Base):
     relation: Mapped[str] = mapped_column(String(64))
     run_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     name: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class LineageNodeRow(Base):
+    """What a lineage node is when its id alone does not say it (a logged model package)."""
+
+    __tablename__ = "lineage_nodes"
+
+    id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    label: Mapped[str] = mapped_column(String(256))
+    run_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    content_hash: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    attributes_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from trackflow.exceptions import TrackflowError
 from trackflow.registry.store.sql_registry import SqlRegistryTransaction
-from trackflow.tracking.entities import Artifact, Dataset, Experiment, LineageEdge, Metric, Note, Run
+from trackflow.tracking.entities import Artifact, Dataset, Experiment, LineageEdge, LineageNode, Metric, Note, Run
 from trackflow.tracking.search import Expr, OrderBy
 from trackflow.tracking.store import (
     artifacts,
@@ -124,6 +124,15 @@ class SqlTrackingTransaction(TrackingTransaction):
 
     def read_edges(self, nodes: Sequence[str], *, outgoing: bool) -> list[LineageEdge]:
         return lineage.read_edges(self.session, nodes, outgoing=outgoing)
+
+    def create_nodes(self, nodes: Sequence[Mapping[str, Any]]) -> None:
+        lineage.create_nodes(self.session, [dict(n) for n in nodes])
+
+    def read_nodes(self, node_ids: Sequence[str]) -> dict[str, LineageNode]:
+        return lineage.read_nodes(self.session, node_ids)
+
+    def read_nodes_by_content_hash(self, content_hash: str, *, kind: str) -> list[LineageNode]:
+        return lineage.read_nodes_by_content_hash(self.session, content_hash, kind=kind)
 
 
 class SqlStoreTransaction(SqlTrackingTransaction, SqlRegistryTransaction):
