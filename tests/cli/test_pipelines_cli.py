@@ -52,7 +52,7 @@ def test_quickstart_trains_registers_stages_and_explains(
     assert run_id is not None, out
     run = tf.Client().get_run(run_id.group(1))
     assert run.experiment_name == "quickstart" and run.status.value == "FINISHED"
-    for fragment in ("Metrics:", "roc_auc", "Lineage:", "model quickstart-classifier/1", "--part_of--",
+    for fragment in ("Metrics:", "roc_auc", "Lineage:", "model_version quickstart-classifier v1", "--contains--> run",
                      "Registered model: quickstart-classifier version 1, stage production",
                      "staging -> production: promote_if passed",
                      "trackflow serve models:/quickstart-classifier@production",

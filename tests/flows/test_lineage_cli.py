@@ -45,17 +45,18 @@ def test_lineage_command(capsys: pytest.CaptureFixture[str]) -> None:
 
     code, out = _invoke(["lineage", flow_run.id, "--direction", "upstream"], capsys)
     assert code == 0 and out.splitlines()[0] == f"run {flow_run.name}"
-    assert f"<--part_of-- run {made['make'].name}" in out and f"run {made['summarize'].name}" in out
+    assert f"--contains--> run {made['make'].name}" in out and f"run {made['summarize'].name}" in out
     assert "--output--> dataset" in out
 
     code, out = _invoke(["lineage", output.dataset.ref, "--format", "mermaid", "--depth", "1"], capsys)
-    assert code == 0 and out.startswith("graph LR") and "-->|input|" in out and "-->|output|" in out
+    assert code == 0 and out.startswith("graph TD") and "-->|input|" in out and "-->|output|" in out
 
     code, out = _invoke(["lineage", made["make"].id, "-d", "downstream", "-f", "json"], capsys)
     graph = json.loads(out)
     relations = {(e["source"], e["relation"], e["target"]) for e in graph["edges"]}
     assert (made["make"].ref, "output", output.dataset.ref) in relations
-    assert (made["make"].ref, "part_of", flow_run.ref) in relations
+    assert not any(relation == "part_of" for _s, relation, _t in relations)  # hierarchy is a group
+    assert graph["groups"][made["make"].ref] == flow_run.ref
 
     code, _ = _invoke(["lineage", "not-a-ref"], capsys)
     assert code == 1

@@ -74,7 +74,12 @@ def test_register_model_numbers_versions_per_model_and_links_run(client: Client,
     assert (first.from_stage, first.to_stage, first.reason) == (None, Stage.DEVELOPMENT, "registered")
     graph = client.lineage("models:/churn-clf/1", direction="upstream")
     assert f"run:{run_a}" in graph.nodes and any(n.startswith("dataset:") for n in graph.nodes)
-    assert any(e.source == f"run:{run_a}" and e.relation == "produced" and e.target == "model:churn-clf/1" for e in graph.edges)
+    package_node = f"model:runs:/{run_a}/model"  # one node for the package, its files are not nodes
+    edges = {(e.source, e.relation, e.target) for e in graph.edges}
+    assert (f"run:{run_a}", "produced", package_node) in edges
+    assert (package_node, "registered_as", "model:churn-clf/1") in edges
+    assert graph.nodes[package_node].kind == "model" and graph.nodes["model:churn-clf/1"].kind == "model_version"
+    assert not any(n.startswith("artifact:") for n in graph.nodes)
     assert [m.name for m in registry.list_models()] == ["churn-clf", "fraud.v2_x"]
     assert registry.get_model("churn-clf").latest_version == 2
     assert [v.version for v in registry.list_versions("churn-clf")] == [1, 2]

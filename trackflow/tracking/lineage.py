@@ -87,7 +87,7 @@ class LineageGraph:
     """Hierarchy drawn as clusters, not edges: member node id -> group node id (its flow run)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-able description: root, nodes, edges."""
+        """A JSON-able description: root, nodes, edges, groups."""
         return {
             "root": self.root,
             "nodes": [
@@ -96,6 +96,7 @@ class LineageGraph:
             "edges": [
                 {"source": e.source, "target": e.target, "relation": e.relation, "name": e.name} for e in self.edges
             ],
+            "groups": dict(self.groups),
         }
 
     def to_svg(self) -> str:
@@ -137,7 +138,7 @@ class LineageGraph:
                 lines.append(node_line(node_id, "    "))
         for edge in drawn:
             lines.append(f"    {ids[edge.source]} -->|{_mermaid_text(edge.relation)}| {ids[edge.target]}")
-        if self.root in ids:
+        if self.root in touched:
             lines.append(f"    style {ids[self.root]} stroke-width:3px")
         return "\n".join(lines)
 
@@ -146,17 +147,24 @@ class LineageGraph:
         return [e for e in self.edges if e.relation != HIERARCHY and e.source in self.nodes and e.target in self.nodes]
 
     def to_tree(self) -> str:
-        """An indented text tree from the root, following edges both ways."""
+        """An indented text tree from the root, following edges both ways; a flow run lists
+        the runs it contains (``--contains-->``) and continues from each of them."""
         lines: list[str] = [self._describe(self.root)]
         seen = {self.root}
+        drawn = self.drawn_edges()
+        members: dict[str, list[str]] = {}
+        for member, group in self.groups.items():
+            members.setdefault(group, []).append(member)
 
         def walk(node_id: str, depth: int) -> None:
-            for edge in self.edges:
-                if edge.source == node_id and edge.target not in seen:
-                    other, arrow = edge.target, f"--{edge.relation}-->"
-                elif edge.target == node_id and edge.source not in seen:
-                    other, arrow = edge.source, f"<--{edge.relation}--"
-                else:
+            steps = [(m, "--contains-->") for m in members.get(node_id, [])]
+            for edge in drawn:
+                if edge.source == node_id:
+                    steps.append((edge.target, f"--{edge.relation}-->"))
+                elif edge.target == node_id:
+                    steps.append((edge.source, f"<--{edge.relation}--"))
+            for other, arrow in steps:
+                if other in seen:
                     continue
                 seen.add(other)
                 lines.append(f"{'  ' * depth}{arrow} {self._describe(other)}")
