@@ -28,7 +28,7 @@ def load_wine_frame() -> pd.DataFrame:
 
 @task
 def clean(df: pd.DataFrame) -> pd.DataFrame:
-    return df[df["alcohol"] > 0].reset_index(drop=True)
+    return df[df["alcohol"] > 11.5].drop(columns=["magnesium"]).reset_index(drop=True)
 
 
 @task
