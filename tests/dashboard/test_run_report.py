@@ -47,10 +47,11 @@ def test_flow_run_publishes_report_table_and_event(churn_csv: Path, monkeypatch:
 
     (report,) = _artifacts("trackflow-run-report-pipeline", flow_run.flow_run_id)
     markdown = report.data
-    assert report.type == "markdown" and "```mermaid\ngraph LR" in markdown
+    assert report.type == "markdown" and "```mermaid\ngraph TD" in markdown
+    assert "](data:image/svg+xml;base64," in markdown  # the diagram as an image: both Prefect UIs render it
     assert f"{result['accuracy']:.6g}" in markdown and "training_roc_auc" in markdown
     assert "Chose RF over GBM" in markdown and "load.output" in markdown and "runs:/" in markdown
-    assert "|part_of|" in markdown and "mean radius" in markdown  # lineage and profile summary
+    assert "|part_of|" not in markdown and "subgraph" in markdown and "mean radius" in markdown  # groups, profiles
 
     (table,) = _artifacts("trackflow-task-metrics-pipeline", flow_run.flow_run_id)
     rows = table.data if isinstance(table.data, list) else __import__("json").loads(table.data)

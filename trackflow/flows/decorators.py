@@ -28,7 +28,7 @@ from typing import Any
 
 from prefect import Flow, Task
 
-from trackflow.flows import binding
+from trackflow.flows import binding, quiet_logs
 from trackflow.flows.autolog import link, log_inputs
 from trackflow.flows.options import UNSET, TrackingOptions
 from trackflow.tracking.entities import RunStatus, now_ms
@@ -99,13 +99,15 @@ def _flow_end(scope: binding.RunScope) -> list[Any]:
     try:
         from trackflow.dashboard.events import emit_run_event
         from trackflow.dashboard.run_report import collect_summary, publish_run_report
+        from trackflow.tracking.rollup import roll_up_into
 
         children = get_client().get_child_runs(scope.run_id)
+        roll_up_into(get_client(), scope.run_id, children=children)
         link([(child.ref, f"run:{scope.run_id}", "part_of") for child in children], run_id=scope.run_id)
         summary = collect_summary(scope.run_id, children=children)
         pending = publish_run_report(summary, flow_name=scope.label)
         emit_run_event(summary, flow_run_id=scope.prefect_id)
-        return pending
+        return pending + quiet_logs.log_report_link(scope.run_id, scope.label, scope.prefect_id, deferred=bool(pending))
     except Exception as exc:
         logger.warning("trackflow: could not publish the dashboard of run %s: %s", scope.run_id, exc)
         return []
@@ -251,6 +253,7 @@ _FLOW_HOOKS: dict[str, Callable[..., None]] = {
     "on_crashed": _flow_crashed,
     "on_cancellation": _flow_cancelled,
 }
+quiet_logs.install([*_TASK_HOOKS.values(), *_FLOW_HOOKS.values()])  # Prefect announces no trackflow hook
 
 
 def _chain_hooks(prefect_options: Mapping[str, Any], ours: Mapping[str, Callable[..., None]], *, always: bool) -> dict[str, Any]:

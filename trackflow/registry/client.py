@@ -46,6 +46,7 @@ from trackflow.registry.validation import (
     validate_version_options,
 )
 from trackflow.tracking.entities import now_ms
+from trackflow.tracking.lineage import model_ref
 from trackflow.tracking.validation import validate_run_id
 
 if TYPE_CHECKING:
@@ -213,8 +214,8 @@ class RegistryClient(DeploymentsMixin):
                  "details": {"source": run_source(run_id, path), **(details or {})}, "created_at": now}
             )
             tx.update_registered_model(name, {"updated_at": now})
-            tx.create_edges(
-                [{"source": f"run:{run_id}", "target": f"model:{name}/{number}", "relation": "produced",
+            tx.create_edges(  # the version is the package's model node, registered
+                [{"source": model_ref(run_id, path), "target": f"model:{name}/{number}", "relation": "registered_as",
                   "run_id": run_id, "name": name, "created_at": now}]
             )
             version: ModelVersion = tx.read_model_version(name, number)
@@ -381,17 +382,44 @@ class RegistryClient(DeploymentsMixin):
         flow_run_id = current_flow_run_id()
         if flow_run_id is None:
             return
+        import math
+
         from trackflow.dashboard.publish import publish_event
 
         related = [{"prefect.resource.id": f"trackflow.model-version.{version.name}.{version.version}",
-                    "prefect.resource.role": "model-version"}]
+                    "prefect.resource.role": "model-version",
+                    "prefect.resource.name": f"{version.name} v{version.version}"}]  # fmt: skip
+        extra: dict[str, Any] = {}
+        if event == "trackflow.model.registered":
+            extra["metrics"] = {}
         if version.run_id:
-            related.append({"prefect.resource.id": f"trackflow.run.{version.run_id}", "prefect.resource.role": "run"})
-        related.append({"prefect.resource.id": f"prefect.flow-run.{flow_run_id}", "prefect.resource.role": "flow-run"})
+            run_name = version.run_id
+            try:
+                run_name = self._client.get_run(version.run_id).name
+                if "metrics" in extra:  # the model's own metrics, then its flow run's (finite: JSON-safe)
+                    from trackflow.tracking.rollup import model_metrics
+
+                    found = model_metrics(self._client, version.run_id)
+                    extra["metrics"] = {k: float(v) for k, v in sorted(found.items()) if math.isfinite(v)}
+            except Exception:  # noqa: BLE001 - an event never fails the registry call
+                pass
+            related.append({"prefect.resource.id": f"trackflow.run.{version.run_id}", "prefect.resource.role": "run",
+                            "prefect.resource.name": run_name})  # fmt: skip
+        flow_run_name = flow_run_id
+        try:
+            from prefect.context import FlowRunContext
+
+            flow_ctx = FlowRunContext.get()
+            if flow_ctx is not None and flow_ctx.flow_run is not None and str(flow_ctx.flow_run.id) == flow_run_id:
+                flow_run_name = flow_ctx.flow_run.name or flow_run_id
+        except Exception:  # noqa: BLE001 - the id names it then
+            pass
+        related.append({"prefect.resource.id": f"prefect.flow-run.{flow_run_id}", "prefect.resource.role": "flow-run",
+                        "prefect.resource.name": flow_run_name})  # fmt: skip
         publish_event(
             event,
             resource_id=f"trackflow.model.{version.name}",
             resource={"prefect.resource.name": version.name},
-            related=related,
-            payload={"name": version.name, "version": version.version, **payload},
+            related=related[:100],
+            payload={"name": version.name, "version": version.version, **payload, **extra},
         )

@@ -26,6 +26,9 @@ from trackflow.registry.stages import (
     parse_stage,
 )
 from trackflow.registry.validation import validate_model_name
+from trackflow.tracking.objects import known_ref
+from trackflow.tracking.rollup import model_metrics, top_level_run
+from trackflow.tracking.validation import validate_run_id
 
 __all__ = ["register_model", "register_and_stage", "evaluate_policy"]
 
@@ -33,7 +36,13 @@ __all__ = ["register_model", "register_and_stage", "evaluate_policy"]
 def evaluate_policy(
     client: Any, name: str, policy: PromotionPolicy, candidate_metrics: Mapping[str, float]
 ) -> PolicyDecision:
-    """Compare ``candidate_metrics`` with the version ``policy`` refers to (stage or alias)."""
+    """Compare ``candidate_metrics`` with the version ``policy`` refers to (stage or alias).
+
+    The reference's metrics are :func:`~trackflow.tracking.rollup.model_metrics` of its
+    run: the run's own metrics, then its flow run's (e.g. an evaluate task's accuracy).
+    The decision's details always hold ``candidate_value`` and ``reference_value`` (None
+    when a side has no value, or there is no reference version).
+    """
     registry = client.registry
     reference: ModelVersion | None = None
     try:
@@ -44,10 +53,15 @@ def evaluate_policy(
             reference = registry.resolve(f"models:/{name}@{policy.reference_alias}")
     except NotFoundError:  # no such model or alias yet: nothing to beat
         reference = None
+    metrics: Mapping[str, float] = {}
     if reference is None:
-        return policy.evaluate(candidate_metrics, PolicyReference(version=None))
-    metrics = client.get_run(reference.run_id).metrics if reference.run_id else {}
-    return policy.evaluate(candidate_metrics, PolicyReference(version=reference.version, metrics=metrics))
+        decision = policy.evaluate(candidate_metrics, PolicyReference(version=None))
+    else:
+        metrics = model_metrics(client, reference.run_id) if reference.run_id else {}
+        decision = policy.evaluate(candidate_metrics, PolicyReference(version=reference.version, metrics=metrics))
+    decision.details.setdefault("candidate_value", candidate_metrics.get(policy.metric))
+    decision.details.setdefault("reference_value", metrics.get(policy.reference_metric))
+    return decision
 
 
 def _prefect_task_run() -> tuple[str | None, str | None]:
@@ -58,6 +72,33 @@ def _prefect_task_run() -> tuple[str | None, str | None]:
         return (str(ctx.task_run.id), ctx.task_run.name) if ctx is not None else (None, None)
     except Exception:  # noqa: BLE001 - no task run context
         return None, None
+
+
+def _logged_source(client: Any, model: Any, run_id: str | None) -> str | None:
+    """``runs:/<run_id>/<path>`` of the package already logged for this very ``model`` object, or None.
+
+    Used only when it belongs to this registration: to ``run_id`` when one is given, else
+    to the same top-level run as the active run (the task that trained it in this flow
+    run), else (no active run) to any run of this store. The same object registered again
+    from another run gets a package of its own.
+    """
+    ref = known_ref(model)
+    if ref is None or not ref.startswith("model:runs:/"):
+        return None
+    source = ref[len("model:"):]
+    logged_run = source[len("runs:/"):].split("/", 1)[0]
+    if run_id is not None:
+        return source if validate_run_id(run_id) == logged_run else None
+    from trackflow.tracking.context import active_run_id
+
+    active = active_run_id()
+    try:
+        logged_root = top_level_run(client, logged_run).id
+        if active is not None and top_level_run(client, active).id != logged_root:
+            return None
+    except (NotFoundError, InvalidInputError):  # remembered from another store, or a run since deleted
+        return None
+    return source
 
 
 def register_and_stage(
@@ -78,6 +119,13 @@ def register_and_stage(
     """Register ``model`` (or the logged package ``source``), move it to ``stage``, apply ``promote_if``.
 
     The run is ``run_id``, else the active run, else a new run made for the registration.
+    When ``model`` is a fitted model a tracked task of this flow run returned (autolog
+    logged it as a package, :func:`~trackflow.tracking.objects.known_ref`), that package is
+    registered instead of saving a new one: the version's run is that task's run and it is
+    linked to the task's model node; ``input_example`` is then not used (the package has
+    its own).
+    ``promote_if`` compares the candidate's :func:`~trackflow.tracking.rollup.model_metrics`:
+    its run's own metrics, then its flow run's (an evaluate task's metrics count).
     Passing the policy moves the version on to production (archiving the previous one);
     with no production version to beat the policy passes. Returns the final version.
     """
@@ -94,6 +142,9 @@ def register_and_stage(
     if (model is None) == (source is None):
         raise InvalidInputError("Pass either a model object or the source of a logged package, not both or neither.")
     client = client or get_client()
+    logged = _logged_source(client, model, run_id) if source is None else None
+    if logged is not None:  # the package a tracked task logged for this very object
+        model, source = None, logged
     own_run = None
     if source is None and run_id is None and active_run_id() is None:
         task_run_id, task_name = _prefect_task_run()
@@ -127,7 +178,7 @@ def _register(
 
     registry = client.registry
     candidate_run = parse_source(source, client.artifacts)[0] if source is not None else (run_id or active_run_id())
-    decision = evaluate_policy(client, name, policy, client.get_run(candidate_run).metrics) if policy else None
+    decision = evaluate_policy(client, name, policy, model_metrics(client, candidate_run)) if policy else None
     failed = decision is not None and not decision.passed
     last_step = target is Stage.DEVELOPMENT
     register_reason = decision.reason if failed and last_step else reason or "registered by the register_model task"
