@@ -163,7 +163,7 @@ def record_dataset(run_id: str, value: Any, name: str, role: str) -> None:
 
 
 def link(edges: Iterable[tuple[str, str, str]], *, run_id: str | None = None) -> None:
-    """Record lineage edges ``(source, target, relation)`` such as ``part_of``, ``cached_from``."""
+    """Record lineage edges ``(source, target, relation)`` such as ``cached_from``."""
     get_client().link_edges(list(edges), run_id=run_id)
 
 

@@ -103,7 +103,6 @@ def _flow_end(scope: binding.RunScope) -> list[Any]:
 
         children = get_client().get_child_runs(scope.run_id)
         roll_up_into(get_client(), scope.run_id, children=children)
-        link([(child.ref, f"run:{scope.run_id}", "part_of") for child in children], run_id=scope.run_id)
         summary = collect_summary(scope.run_id, children=children)
         pending = publish_run_report(summary, flow_name=scope.label)
         emit_run_event(summary, flow_run_id=scope.prefect_id)

@@ -27,7 +27,9 @@ _KINDS = ("run", "dataset", "artifact", "model", "deployment", "note")
 _RELATION = re.compile(r"^[a-z0-9_]{1,64}$")
 _RUNS_URI = re.compile(r"^runs:/([0-9a-f]{32})/(.+)$")
 HIERARCHY = "part_of"
-"""The relation that records hierarchy; drawn as groups, never followed as lineage."""
+"""The relation earlier versions recorded for hierarchy (task run part of flow run); the
+hierarchy now comes from the runs' parents (``LineageGraph.groups``), so such edges in an
+existing database are never followed or drawn."""
 
 
 def model_ref(run_id: str, path: str) -> str:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import TYPE_CHECKING
 
+from trackflow.tracking.lineage import HIERARCHY
+
 if TYPE_CHECKING:
     from trackflow.tracking.lineage import LineageGraph, LineageNode
 
@@ -210,7 +212,7 @@ def _select(graph: LineageGraph) -> tuple[list[str], Chains, int]:
     is only a frame; beyond MAX_NODES the nodes nearest the root (breadth-first, both ways) stay."""
     nodes = graph.nodes
     present = [e for e in graph.edges if e.source in nodes and e.target in nodes]
-    touched = {n for e in present if e.relation != "part_of" for n in (e.source, e.target)}
+    touched = {n for e in present if e.relation != HIERARCHY for n in (e.source, e.target)}
     groups = {m: g for m, g in graph.groups.items() if m in nodes and isinstance(g, str) and m != g}
     group_ids = set(groups.values())
     with_members = {g for m, g in groups.items() if m not in group_ids}
@@ -248,7 +250,7 @@ def _merge_edges(graph: LineageGraph, index: dict[str, int]) -> list[tuple[str, 
     """Drawable edges (not ``part_of``, both ends drawn), one per pair, relations joined."""
     relations: dict[tuple[str, str], set[str]] = {}
     for e in graph.edges:
-        if e.relation != "part_of" and e.source in index and e.target in index:
+        if e.relation != HIERARCHY and e.source in index and e.target in index:
             relations.setdefault((e.source, e.target), set()).add(clean_text(e.relation))
     pairs = sorted(relations, key=lambda p: (index[p[0]], index[p[1]]))
     return [(s, t, ", ".join(sorted(relations[(s, t)]))) for s, t in pairs]
