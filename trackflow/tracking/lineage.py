@@ -159,7 +159,12 @@ class LineageGraph:
             members.setdefault(group, []).append(member)
 
         def walk(node_id: str, depth: int) -> None:
-            steps = [(m, "--contains-->") for m in members.get(node_id, [])]
+            contained = [m for m in members.get(node_id, []) if m not in seen]
+            seen.update(contained)  # listed here, before any edge can reach them
+            for member in sorted(contained, key=lambda m: str(self.nodes[m].attributes.get("start_time", m))):
+                lines.append(f"{'  ' * depth}--contains--> {self._describe(member)}")
+                walk(member, depth + 1)
+            steps = []
             for edge in drawn:
                 if edge.source == node_id:
                     steps.append((edge.target, f"--{edge.relation}-->"))
@@ -367,7 +372,7 @@ def _describe_nodes(
         if kind == "run" and key in runs:
             run = runs[key]
             attrs = {"status": run.status.value, "experiment": run.experiment_name, "kind": run.kind,
-                     "parent_run_id": run.parent_run_id}  # fmt: skip
+                     "parent_run_id": run.parent_run_id, "start_time": run.start_time.isoformat()}  # fmt: skip
             nodes[node_id] = LineageNode(node_id, "run", run.name, attrs)
         elif kind == "dataset" and key in datasets:
             ds = datasets[key]
