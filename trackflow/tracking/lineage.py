@@ -150,10 +150,11 @@ class LineageGraph:
 
     def to_tree(self) -> str:
         """An indented text tree from the root, following edges both ways; a flow run lists
-        the runs it contains (``--contains-->``) and continues from each of them."""
+        the runs it contains (``--contains-->``) first. Every edge is printed once; a node met
+        again is marked ``(above)`` instead of being expanded twice."""
         lines: list[str] = [self._describe(self.root)]
         seen = {self.root}
-        drawn = self.drawn_edges()
+        pending = list(self.drawn_edges())
         members: dict[str, list[str]] = {}
         for member, group in self.groups.items():
             members.setdefault(group, []).append(member)
@@ -164,18 +165,18 @@ class LineageGraph:
             for member in sorted(contained, key=lambda m: str(self.nodes[m].attributes.get("start_time", m))):
                 lines.append(f"{'  ' * depth}--contains--> {self._describe(member)}")
                 walk(member, depth + 1)
-            steps = []
-            for edge in drawn:
-                if edge.source == node_id:
-                    steps.append((edge.target, f"--{edge.relation}-->"))
-                elif edge.target == node_id:
-                    steps.append((edge.source, f"<--{edge.relation}--"))
-            for other, arrow in steps:
-                if other in seen:
-                    continue
-                seen.add(other)
-                lines.append(f"{'  ' * depth}{arrow} {self._describe(other)}")
-                walk(other, depth + 1)
+            for edge in [e for e in pending if node_id in (e.source, e.target)]:
+                if edge not in pending:
+                    continue  # printed further down this walk
+                pending.remove(edge)
+                outgoing = edge.source == node_id
+                other = edge.target if outgoing else edge.source
+                arrow = f"--{edge.relation}-->" if outgoing else f"<--{edge.relation}--"
+                again = other in seen
+                lines.append(f"{'  ' * depth}{arrow} {self._describe(other)}{' (above)' if again else ''}")
+                if not again:
+                    seen.add(other)
+                    walk(other, depth + 1)
 
         walk(self.root, 1)
         return "\n".join(lines)
