@@ -17,6 +17,8 @@ from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.metrics import mean_absolute_error, r2_score
 from sklearn.model_selection import train_test_split
 
+from cards import read_card
+
 import trackflow as tf
 from trackflow import flow, task
 from trackflow.registry.entities import Stage
@@ -80,19 +82,6 @@ def events(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return seen
 
 
-def _read_card(key: str) -> str:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-    from prefect.client.schemas.sorting import ArtifactSort
-
-    with get_client(sync_client=True) as prefect_client:
-        found = prefect_client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC, limit=1
-        )
-    assert found, f"no Prefect artifact {key!r}"
-    return str(found[0].data)
-
-
 @pytest.mark.usefixtures("prefect_harness")
 def test_promote_if_compares_the_evaluate_tasks_metric_through_the_flow_run(
     tracking_home: Any, events: list[dict[str, Any]]
@@ -133,7 +122,7 @@ def test_promote_if_compares_the_evaluate_tasks_metric_through_the_flow_run(
     names = {r["prefect.resource.role"]: r.get("prefect.resource.name") for r in registered[1]["related"]}
     assert names["model-version"] == "diabetes-ridge v2" and names["run"] and names["flow-run"]
 
-    card = _read_card("model-card-diabetes-ridge")
+    card = read_card("model-card-diabetes-ridge")
     assert "# Model card: diabetes-ridge v3" in card
     assert "### Evaluation (flow run " in card and f"| r2 | {scores_3['r2']:.4g} |" in card
     assert f"| mae | {scores_3['mae']:.4g} |" in card and "| evaluate.r2 |" not in card

@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from cards import read_card
+
 import trackflow as tf
 from trackflow.exceptions import InvalidInputError
 from trackflow.registry.entities import Stage
@@ -97,22 +99,9 @@ def test_register_model_task_stages_and_applies_the_policy(
     related = {r["prefect.resource.role"]: r["prefect.resource.id"] for r in registered["related"]}
     assert related["model-version"] == "trackflow.model-version.churn.1"
     assert related["run"] == f"trackflow.run.{v1.run_id}" and related["flow-run"] == f"prefect.flow-run.{flow_run_1}"
-    card = _read_card("model-card-churn")
+    card = read_card("model-card-churn")
     assert "# Model card: churn v3" in card and "```mermaid" in card and "| input column | dtype |" in card
     assert "| age | int64 |" in card and "nightly retrain" in card
-
-
-def _read_card(key: str) -> str:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-    from prefect.client.schemas.sorting import ArtifactSort
-
-    with get_client(sync_client=True) as prefect_client:
-        found = prefect_client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC, limit=1
-        )
-    assert found, f"no Prefect artifact {key!r}"
-    return str(found[0].data)
 
 
 @pytest.mark.usefixtures("prefect_harness")
