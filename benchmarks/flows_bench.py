@@ -26,9 +26,9 @@ __all__ = ["decorator_overhead"]
 
 def _decorators() -> tuple[Callable[..., Any], Callable[..., Any]]:
     try:
-        from trackflow.flows.decorators import flow, task
+        from trackflow.tracked.decorators import flow, task
     except ImportError as exc:
-        raise Unavailable(f"trackflow.flows.decorators is not usable yet: {exc}") from exc
+        raise Unavailable(f"trackflow.tracked.decorators is not usable yet: {exc}") from exc
     return flow, task
 
 

@@ -2,7 +2,8 @@
 
 - ``tracking_home``: TRACKFLOW_HOME in a temp folder (embedded SQLite + local artifacts).
 - ``store_uri``: parametrized over SQLite and PostgreSQL; PostgreSQL needs
-  TRACKFLOW_TEST_DATABASE_URL (CI sets it) and each test gets its own schema.
+  TRACKFLOW_TEST_DATABASE_URL (CI sets it; without it the test skips, or fails when
+  CI=true) and each test gets its own schema.
 - ``client``: a Client on ``store_uri`` with a temp artifact root.
 - ``prefect_harness``: one session-wide ``prefect_test_harness`` (the ephemeral server is
   slow to start on 2 cores), used by the Prefect test packages through autouse fixtures.
@@ -17,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from ci_gate import unavailable
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="trackflow-prefect-home-"))
@@ -84,7 +87,7 @@ def store_uri(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytes
         close_stores()
         return
     if pg_base_url() is None:
-        pytest.skip(f"PostgreSQL contract tests need {PG_ENV} (CI sets it)")
+        unavailable(f"PostgreSQL contract tests need {PG_ENV} (CI sets it)")
     uri, schema = make_pg_schema_url()
     monkeypatch.setenv("TRACKFLOW_TRACKING_URI", uri)
     try:

@@ -6,12 +6,20 @@ reads and writes everything stored.
 
 Names are imported on first use (PEP 562), so ``import trackflow`` and the CLI's
 ``--help`` stay fast and Prefect is only imported by what needs it.
+
+Importing trackflow also wires the rooms (see docs/architecture.md): the lower rooms never
+import the upper ones, the upper ones register with :mod:`trackflow.tracking.hooks`.
 """
 
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
+
+# Wiring, cheap (neither imports Prefect nor SQLAlchemy): ``Client().registry`` builds the
+# registry's client; the registry finds the Prefect flow run and publishes Prefect events.
+from trackflow import registry as _registry  # noqa: F401  (registers the registry factory)
+from trackflow.tracked import prefect_hooks as _prefect_hooks  # noqa: F401  (flow-run lookup, event publisher)
 
 __version__ = "0.1.0"
 
@@ -38,8 +46,8 @@ _EXPORTS: dict[str, str] = {
     "start_run": _FLUENT,
     "Client": "trackflow.tracking.client",
     "RunStatus": "trackflow.tracking.entities",
-    "flow": "trackflow.flows.decorators",
-    "task": "trackflow.flows.decorators",
+    "flow": "trackflow.tracked.decorators",
+    "task": "trackflow.tracked.decorators",
     "load_model": "trackflow.registry.loading",
     "TrackflowError": _ERRORS,
     "InvalidInputError": _ERRORS,
@@ -66,8 +74,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         TrackflowError,
         UnsafeModelError,
     )
-    from trackflow.flows.decorators import flow, task
     from trackflow.registry.loading import load_model
+    from trackflow.tracked.decorators import flow, task
     from trackflow.tracking.client import Client
     from trackflow.tracking.entities import RunStatus
     from trackflow.tracking.fluent import (

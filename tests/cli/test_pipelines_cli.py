@@ -7,18 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import invoke
+
 import trackflow as tf
-from trackflow.cli.main import run as cli_run
-
-
-def invoke(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        cli_run(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def write_spec(folder: Path) -> Path:

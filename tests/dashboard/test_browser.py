@@ -12,7 +12,8 @@ In both, the report's Lineage section must start with a rendered image (an ``<im
 source is a ``data:image/svg+xml;base64,`` URI, ``naturalWidth > 0``), not mermaid text.
 Screenshots are saved to the paths printed (and recorded as the test's properties).
 
-Skipped only when no Chromium binary is installed. Every connection stays on 127.0.0.1:
+Skipped only when no Chromium binary is installed, and never on CI (``CI=true``): there a
+missing Chromium fails the test. Every connection stays on 127.0.0.1:
 Chromium resolves no other host name and runs with its background networking off.
 """
 
@@ -36,6 +37,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from ci_gate import unavailable
 
 SCREENSHOT_OLD_UI = Path("/tmp/trackflow-report-old-ui.png")
 SCREENSHOT_V2 = Path("/tmp/trackflow-report-v2.png")
@@ -85,7 +88,7 @@ def _free_port() -> int:
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     """A real ``prefect server start`` on a free local port, with its own home and database."""
     if _chromium() is None:
-        pytest.skip("no chromium binary installed (apt-get install chromium) for the browser test")
+        unavailable("no chromium binary installed (apt-get install chromium) for the browser test")
     home = tmp_path_factory.mktemp("prefect-server")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"

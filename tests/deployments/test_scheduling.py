@@ -9,19 +9,9 @@ from typing import Any
 
 import pytest
 
-from trackflow.cli.main import run as cli_run
+from cli_helpers import invoke
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-def invoke(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        cli_run(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def write_project(folder: Path, name: str, *, extra: str = "") -> Path:

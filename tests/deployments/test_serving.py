@@ -13,6 +13,8 @@ import httpx
 import pandas as pd
 import pytest
 
+from cli_helpers import invoke
+
 from trackflow.registry.client_deployments import ACTIVE, REPLACED, STOPPED
 from trackflow.deployments.serving import ModelServer, create_app, parse_payload
 from trackflow.exceptions import InvalidInputError
@@ -148,15 +150,17 @@ def test_follows_a_promotion_without_failing_requests_in_flight(served: tuple[An
 def test_stopping_marks_the_deployment_stopped_and_models_show_lists_it(
     served: tuple[Any, LiveServer, ModelServer], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from trackflow.cli.main import run as cli_run
-
     client, live, server = served
-    cli_run(["models", "show", "churn-clf"])
-    out = capsys.readouterr().out
-    assert "http://127.0.0.1/test" in out and "active" in out
+    code, out, _ = invoke(["models", "show", "churn-clf"], capsys)
+    assert code == 0 and "http://127.0.0.1/test" in out and "active" in out
     live.__exit__()
     assert [d.status for d in client.registry.deployments("churn-clf")] == [STOPPED]
-    assert server._thread is None  # noqa: SLF001 - the poll thread is gone
+    # the poll has stopped: a promotion after the stop is not followed (5 poll intervals later)
+    second = _register(client, "churn-clf", 1)
+    client.registry.transition("churn-clf", second.version, "production", reason="after stop")
+    time.sleep(5 * server.poll_interval)
+    assert server.current.version is not None and server.current.version.version == 1
+    assert [d.status for d in client.registry.deployments("churn-clf")] == [STOPPED]
 
 
 def test_parse_payload_and_server_options_are_checked(tracking_home: Path) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from cli_helpers import invoke
+
 import trackflow as tf
 from trackflow.registry.client_deployments import ACTIVE, REPLACED
 from trackflow.exceptions import InvalidInputError, NotFoundError
@@ -103,8 +105,5 @@ def test_rerun_reports_package_python_and_data_differences(tracking_home: Path, 
 
 
 def test_serve_fails_fast_on_an_unknown_model(tracking_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from trackflow.cli.main import run as cli_run
-
-    with pytest.raises(SystemExit) as caught:
-        cli_run(["serve", "models:/nope@production", "--port", "1"])
-    assert caught.value.code == 1 and "No registered model named 'nope'" in capsys.readouterr().err
+    code, _, err = invoke(["serve", "models:/nope@production", "--port", "1"], capsys)
+    assert code == 1 and "No registered model named 'nope'" in err

@@ -14,9 +14,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from trackflow.exceptions import InvalidInputError
-from trackflow.flows.autolog import FingerprintCache, is_data, param_value
-from trackflow.flows.options import UNSET, TrackingOptions
-from trackflow.flows.sklearn_metrics import (
+from trackflow.tracked.autolog import FingerprintCache, is_data, param_value
+from trackflow.tracked.options import UNSET, TrackingOptions
+from trackflow.tracked.sklearn_metrics import (
     find_training_data,
     is_fitted_estimator,
     training_metrics,

@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
+from cli_helpers import invoke
+
 import trackflow as tf
 from trackflow import flow, task
-from trackflow.cli.main import run as cli_run
 
 
 @task
@@ -27,15 +28,6 @@ def tiny(n: int = 4) -> dict[str, float]:
     return summarize(make(n))
 
 
-def _invoke(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    try:
-        cli_run(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr().out
-
-
 def test_lineage_command(capsys: pytest.CaptureFixture[str]) -> None:
     tiny(4)
     client = tf.Client()
@@ -43,20 +35,20 @@ def test_lineage_command(capsys: pytest.CaptureFixture[str]) -> None:
     made = {c.tags["prefect.task"]: c for c in client.get_child_runs(flow_run.id)}
     (output,) = client.get_datasets(made["make"].id, role="output")
 
-    code, out = _invoke(["lineage", flow_run.id, "--direction", "upstream"], capsys)
+    code, out, _ = invoke(["lineage", flow_run.id, "--direction", "upstream"], capsys)
     assert code == 0 and out.splitlines()[0] == f"run {flow_run.name}"
     assert f"--contains--> run {made['make'].name}" in out and f"--contains--> run {made['summarize'].name}" in out
     assert "--output--> dataset" in out
 
-    code, out = _invoke(["lineage", output.dataset.ref, "--format", "mermaid", "--depth", "1"], capsys)
+    code, out, _ = invoke(["lineage", output.dataset.ref, "--format", "mermaid", "--depth", "1"], capsys)
     assert code == 0 and out.startswith("graph TD") and "-->|input|" in out and "-->|output|" in out
 
-    code, out = _invoke(["lineage", made["make"].id, "-d", "downstream", "-f", "json"], capsys)
+    code, out, _ = invoke(["lineage", made["make"].id, "-d", "downstream", "-f", "json"], capsys)
     graph = json.loads(out)
     relations = {(e["source"], e["relation"], e["target"]) for e in graph["edges"]}
     assert (made["make"].ref, "output", output.dataset.ref) in relations
     assert not any(relation == "part_of" for _s, relation, _t in relations)  # hierarchy is a group
     assert graph["groups"][made["make"].ref] == flow_run.ref
 
-    code, _ = _invoke(["lineage", "not-a-ref"], capsys)
+    code, _, _ = invoke(["lineage", "not-a-ref"], capsys)
     assert code == 1

@@ -16,7 +16,7 @@ from prefect.logging.handlers import APILogHandler
 
 import trackflow as tf
 from trackflow import flow, task
-from trackflow.flows import quiet_logs
+from trackflow.tracked import quiet_logs
 
 _TRACKFLOW_HOOKS = ("_task_completed", "_task_failed", "_flow_failed", "_flow_crashed", "_flow_cancelled")
 

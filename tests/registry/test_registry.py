@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from trackflow.exceptions import (
     AlreadyExistsError,
@@ -41,8 +41,12 @@ def model(frame: pd.DataFrame) -> LogisticRegression:
 
 def snapshot(client: Client) -> dict[str, Any]:
     """Row counts of the registry and tracking tables plus the files of the artifact store."""
-    with client._store.engine.connect() as conn:
-        counts = {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar() for t in TABLES}
+    engine = create_engine(client.tracking_uri.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:  # a connection of its own, as another process would open it
+        with engine.connect() as conn:
+            counts = {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar() for t in TABLES}
+    finally:
+        engine.dispose()
     return {**counts, "files": sorted(client.artifacts.list(""))}
 
 

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import subprocess
+import sys
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import Any, ClassVar
 
 import fsspec
 import pytest
+from fsspec.implementations.memory import MemoryFile, MemoryFileSystem
 
 from trackflow.exceptions import InvalidInputError, NotFoundError
-from trackflow.tracking import artifacts
 from trackflow.tracking.artifacts import ArtifactStore, StoredFile, validate_artifact_path
 
 
@@ -64,18 +68,92 @@ def make_tree(folder: Path) -> dict[str, bytes]:
     return files
 
 
-class ExplodingReader:
-    """Wraps a source stream; the second read raises, as if the disk or network failed."""
+BIG = 3 * 1024 * 1024  # several copy chunks: such a file is written in more than one write
 
-    def __init__(self, src: IO[bytes]) -> None:
-        self.src = src
-        self.reads = 0
 
-    def read(self, size: int = -1) -> bytes:
-        self.reads += 1
-        if self.reads > 1:
-            raise OSError("simulated failure mid-copy")
-        return self.src.read(size)
+class RecordingMemoryFileSystem(MemoryFileSystem):
+    """``recording-memory://``: memory:// that records every write (file, size) and, when
+    ``full`` is set, fails the second write into any file after half of it, as a full disk
+    would. An fsspec filesystem like any other, so the store is tested through its public API."""
+
+    protocol = ("recording-memory",)
+    writes: ClassVar[list[tuple[str, int]]] = []
+    full: ClassVar[bool] = False
+
+    @classmethod
+    def _strip_protocol(cls, path: Any) -> Any:
+        return super()._strip_protocol(path.removeprefix("recording-memory://") if isinstance(path, str) else path)
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        handle = super()._open(path, mode, **kwargs)
+        if mode not in {"wb", "xb"}:
+            return handle
+        recording = _RecordingFile(self, handle.path)
+        recording.commit()
+        return recording
+
+
+class _RecordingFile(MemoryFile):
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        RecordingMemoryFileSystem.writes.append((self.path, len(chunk)))
+        if RecordingMemoryFileSystem.full and sum(p == self.path for p, _ in RecordingMemoryFileSystem.writes) > 1:
+            super().write(chunk[: len(chunk) // 2])
+            raise OSError(errno.ENOSPC, "simulated: no space left on device mid-copy")
+        return super().write(chunk)
+
+
+fsspec.register_implementation("recording-memory", RecordingMemoryFileSystem, clobber=True)
+
+
+@pytest.fixture
+def recording_store() -> Iterator[ArtifactStore]:
+    bucket = f"tf-test-{uuid.uuid4().hex}"
+    RecordingMemoryFileSystem.writes, RecordingMemoryFileSystem.full = [], False
+    yield ArtifactStore(f"recording-memory://{bucket}/root")
+    RecordingMemoryFileSystem.full = False
+    fs = fsspec.filesystem("memory")
+    if fs.exists(f"/{bucket}"):
+        fs.rm(f"/{bucket}", recursive=True)
+
+
+# A local disk that fills up: the same calls in a child process whose files may not grow past
+# 1.5 MiB (RLIMIT_FSIZE; SIGXFSZ ignored, so the write fails with EFBIG like a full disk).
+DISK_FULL = """
+import resource, signal, sys
+from pathlib import Path
+from trackflow.tracking.artifacts import ArtifactStore
+root, method, source, key = sys.argv[1:]
+store = ArtifactStore(root)
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (3 * 512 * 1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+try:
+    if method == "put_bytes":
+        store.put_bytes(Path(source).read_bytes(), key)
+    else:
+        getattr(store, method)(source, key)
+except OSError as exc:
+    print("OSError", exc)
+else:
+    print("written")
+"""
+
+
+def write_on_full_disk(store: ArtifactStore, method: str, source: Path, key: str) -> None:
+    """Call ``store.<method>(source, key)`` where no file can grow past 1.5 MiB; expect OSError."""
+    if store.local_path("") is None:
+        RecordingMemoryFileSystem.writes.clear()
+        RecordingMemoryFileSystem.full = True
+        with pytest.raises(OSError, match="no space left"):
+            if method == "put_bytes":
+                store.put_bytes(source.read_bytes(), key)
+            else:
+                getattr(store, method)(source, key)
+        return
+    done = subprocess.run([sys.executable, "-c", DISK_FULL, str(store.local_path("")), method, str(source), key],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("OSError") and "too large" in done.stdout.lower(), done.stdout
 
 
 # --------------------------------------------------------------------------- round trips
@@ -95,30 +173,32 @@ def test_put_bytes_round_trip(store: ArtifactStore) -> None:
     assert store.list() == ["abc123/meta/classes.json"]
 
 
-def test_put_file_streams_in_chunks(
-    store: ArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(artifacts, "_CHUNK_SIZE", 64)
-    data = os.urandom(1000)
+def test_put_file_streams_in_chunks(local_store: ArtifactStore, tmp_path: Path) -> None:
+    """A local copy never holds the whole file in memory."""
+    data = os.urandom(8 * BIG)
     source = tmp_path / "weights.bin"
     source.write_bytes(data)
-    read_sizes: list[int] = []
-    real_copy = artifacts._copy_stream
-
-    class Recorder:
-        def __init__(self, src: IO[bytes]) -> None:
-            self.src = src
-
-        def read(self, size: int = -1) -> bytes:
-            read_sizes.append(size)
-            return self.src.read(size)
-
-    monkeypatch.setattr(artifacts, "_copy_stream", lambda src, dst: real_copy(Recorder(src), dst))
-    stored = store.put_file(source, "run/weights.bin")
-    assert (stored.sha256, stored.size) == (sha(data), 1000)
+    tracemalloc.start()
+    try:
+        stored = local_store.put_file(source, "run/weights.bin")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < BIG, f"peak {peak} bytes while storing {len(data)}"
+    assert (stored.sha256, stored.size) == (sha(data), len(data))
     assert stored.media_type == "application/octet-stream"
-    assert store.read_bytes("run/weights.bin") == data
-    assert len(read_sizes) > 10 and set(read_sizes) == {64}
+    assert local_store.read_bytes("run/weights.bin") == data
+
+
+def test_put_file_writes_an_fsspec_root_in_chunks(recording_store: ArtifactStore, tmp_path: Path) -> None:
+    data = os.urandom(BIG)
+    source = tmp_path / "weights.bin"
+    source.write_bytes(data)
+    stored = recording_store.put_file(source, "run/weights.bin")
+    sizes = [size for _, size in RecordingMemoryFileSystem.writes]
+    assert len(sizes) > 1 and max(sizes) < len(data) and sum(sizes) == len(data)
+    assert (stored.sha256, stored.size) == (sha(data), len(data))
+    assert recording_store.read_bytes("run/weights.bin") == data
 
 
 def test_put_tree_round_trip(store: ArtifactStore, tmp_path: Path) -> None:
@@ -494,45 +574,34 @@ def test_put_tree_destination_conflict_is_found_before_writing(store: ArtifactSt
 
 
 # --------------------------------------------------------------------------- atomicity
+@pytest.mark.parametrize("root", ["local", "recording"])
 @pytest.mark.parametrize("method", ["put_bytes", "put_file"])
 def test_failure_mid_write_leaves_nothing(
-    store: ArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
+    request: pytest.FixtureRequest, tmp_path: Path, method: str, root: str
 ) -> None:
+    store: ArtifactStore = request.getfixturevalue(f"{root}_store")
     store.put_bytes(b"old version", "run/model.bin")
     before = raw_files(store)
-    monkeypatch.setattr(artifacts, "_CHUNK_SIZE", 16)
-    real_copy = artifacts._copy_stream
-    monkeypatch.setattr(artifacts, "_copy_stream", lambda src, dst: real_copy(ExplodingReader(src), dst))
     source = tmp_path / "big.bin"
-    source.write_bytes(os.urandom(1000))
+    source.write_bytes(os.urandom(BIG))
     for key in ("run/model.bin", "run/new.bin"):
-        with pytest.raises(OSError, match="simulated"):
-            if method == "put_bytes":
-                store.put_bytes(source.read_bytes(), key)
-            else:
-                store.put_file(source, key)
+        write_on_full_disk(store, method, source, key)
     assert raw_files(store) == before == {"run/model.bin"}
     assert store.read_bytes("run/model.bin") == b"old version"
 
 
-def test_put_tree_failure_midway_rolls_back(
-    store: ArtifactStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.parametrize("root", ["local", "recording"])
+def test_put_tree_failure_midway_rolls_back(request: pytest.FixtureRequest, tmp_path: Path, root: str) -> None:
+    store: ArtifactStore = request.getfixturevalue(f"{root}_store")
     store.put_bytes(b"keep", "run/keep.txt")
     before = raw_files(store)
-    make_tree(tmp_path / "model")
-    real_copy = artifacts._copy_stream
-    calls: list[int] = []
-
-    def failing_third(src: IO[bytes], dst: IO[bytes]) -> tuple[str, int]:
-        calls.append(1)
-        return real_copy(ExplodingReader(src) if len(calls) == 3 else src, dst)
-
-    monkeypatch.setattr(artifacts, "_CHUNK_SIZE", 4)
-    monkeypatch.setattr(artifacts, "_copy_stream", failing_third)
-    with pytest.raises(OSError, match="simulated"):
-        store.put_tree(tmp_path / "model", "run/model")
-    assert len(calls) == 3  # two files were written before the failure
+    tree = tmp_path / "model"
+    make_tree(tree)
+    (tree / "meta" / "deep" / "big.bin").write_bytes(os.urandom(BIG))  # third in key order: fails mid-copy
+    write_on_full_disk(store, "put_tree", tree, "run/model")
+    if root == "recording":  # two files were written (then removed) before the failure
+        written = [path.rpartition("/")[2] for path, _ in RecordingMemoryFileSystem.writes]
+        assert [name.split(".tmp-")[0] for name in dict.fromkeys(written)] == [".MLmodel.yaml", ".classes.json", ".big.bin"]
     assert raw_files(store) == before
     assert store.list() == ["run/keep.txt"]
 

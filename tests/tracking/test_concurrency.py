@@ -7,12 +7,14 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from trackflow.tracking.client import Client
+from trackflow.tracking.entities import RunStatus
 
 PER_WRITER = 500
 
@@ -128,21 +130,26 @@ def test_buffered_values_survive_interpreter_exit(tmp_path: Path) -> None:
     assert status == "FINISHED" and params == 1
 
 
-@pytest.mark.parametrize("flush_size", [7])
-def test_size_threshold_flushes_without_waiting_for_run_end(tracking_home: Path, monkeypatch: pytest.MonkeyPatch, flush_size: int) -> None:
+def test_size_threshold_flushes_without_waiting_for_run_end(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``flush_size`` queued values are written by the background writer at once: another
+    connection sees them while the run is still running, long before the flush interval."""
     from trackflow.tracking.stores import close_stores
 
     close_stores()
+    flush_size = 7
     monkeypatch.setenv("TRACKFLOW_METRIC_FLUSH_SIZE", str(flush_size))
-    monkeypatch.setenv("TRACKFLOW_METRIC_FLUSH_INTERVAL", "0.05")
+    monkeypatch.setenv("TRACKFLOW_METRIC_FLUSH_INTERVAL", "3600")  # the timer never fires here
     client = Client()
     run = client.create_run("bg")
-    for i in range(flush_size * 3):
+    started = time.monotonic()
+    for i in range(flush_size - 1):
         client.log_metric(run.id, "m", float(i), step=i)
-    # the background writer drains the queue on its own
-    for _ in range(200):
-        if client._buffer.pending == 0:  # type: ignore[attr-defined]
-            break
-        threading.Event().wait(0.05)
-    assert client._buffer.pending == 0  # type: ignore[attr-defined]
-    assert _count(client.tracking_uri, run.id) == flush_size * 3
+    time.sleep(0.3)
+    assert _count(store_uri, run.id) == 0, "values below flush_size must wait (no write per call)"
+    client.log_metric(run.id, "m", float(flush_size - 1), step=flush_size - 1)
+    deadline = time.monotonic() + 30
+    while (written := _count(store_uri, run.id)) < flush_size and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert written == flush_size, f"{written} of {flush_size} values written: the size trigger did not flush"
+    assert time.monotonic() - started < 3600
+    assert client.get_run(run.id).status == RunStatus.RUNNING

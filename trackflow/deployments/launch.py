@@ -122,7 +122,7 @@ def run_flow(
     tags: Mapping[str, str] | None = None,
 ) -> LaunchResult:
     """Run ``flow`` once in this process and tag its run with how it was invoked."""
-    from trackflow.deployments.provenance import flow_entrypoint, invocation_tags
+    from trackflow.tracked.provenance import flow_entrypoint, invocation_tags
     from trackflow.tracking.fluent import get_client
 
     runnable = flow.with_options(experiment=experiment) if experiment and hasattr(flow, "tracking_options") else flow
@@ -147,7 +147,7 @@ def run_flow(
 
 def run_spec(spec: Any, overrides: Mapping[str, Any] | None = None) -> LaunchResult:
     """Run a :class:`~trackflow.deployments.spec.PipelineSpec` once, with ``-P`` overrides."""
-    from trackflow.deployments.provenance import SPEC_NAME_TAG, SPEC_TAG
+    from trackflow.tracked.provenance import SPEC_NAME_TAG, SPEC_TAG
 
     flow = load_flow(spec.flow, base_dir=spec.directory)
     parameters = check_flow_parameters(flow, spec.flow_parameters(overrides), spec=spec)

@@ -10,7 +10,7 @@
 
 then runs the flow again in the run's experiment, tagged ``trackflow.rerun_of=<run id>``.
 The entrypoint and exact parameters come from the run's ``trackflow.flow_entrypoint`` /
-``trackflow.parameters`` tags (see :mod:`trackflow.deployments.provenance`); runs
+``trackflow.parameters`` tags (see :mod:`trackflow.tracked.provenance`); runs
 without the JSON parameters fall back to the run's params, decoded as JSON / YAML scalars.
 """
 
@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlparse
 
 import yaml
 
-from trackflow.deployments.provenance import (
+from trackflow.tracked.provenance import (
     ENTRYPOINT_TAG,
     FLOW_VERSION_TAG,
     PARAMETERS_TAG,
@@ -144,7 +144,7 @@ def _decode_param(text: str) -> Any:
 
 
 def _parameters(run: Any, flow: Any) -> tuple[dict[str, Any], bool]:
-    from trackflow.deployments.provenance import decode_parameters
+    from trackflow.tracked.provenance import decode_parameters
 
     if PARAMETERS_TAG in run.tags:
         return decode_parameters(run.tags[PARAMETERS_TAG]), True

@@ -1,17 +1,16 @@
-"""Prefect flows and tasks with tracking: ``trackflow.flow`` and ``trackflow.task``.
+"""The reference pipelines: ``training_pipeline`` (load, split, train, evaluate, register).
 
-The reference pipelines (``training_pipeline`` ...) live in :mod:`trackflow.flows.pipelines`
-and are imported from here on first use.
+They are built from the ready-made tasks of :mod:`trackflow.tasks` with the tracked
+decorators of :mod:`trackflow.tracked` (``trackflow.flow`` / ``trackflow.task``), live in
+:mod:`trackflow.flows.pipelines` and are imported from here on first use, so specs can
+name ``trackflow.flows:training_pipeline``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from trackflow.flows.decorators import TrackedFlow, TrackedTask, flow, task
-from trackflow.flows.options import TrackingOptions
-
-__all__ = ["PipelineResult", "TrackedFlow", "TrackedTask", "TrackingOptions", "flow", "task", "training_pipeline"]
+__all__ = ["PipelineResult", "training_pipeline"]
 
 _PIPELINES = frozenset({"training_pipeline", "PipelineResult", "check_training_parameters", "DEFAULT_ESTIMATOR"})
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trackflow.exceptions import InvalidInputError
-from trackflow.flows.decorators import flow
+from trackflow.tracked.decorators import flow
 
 __all__ = ["PipelineResult", "check_training_parameters", "training_pipeline", "DEFAULT_ESTIMATOR"]
 
@@ -111,7 +111,7 @@ def _is_classifier(model: Any) -> bool:
 def _record_invocation(run_id: str | None, parameters: Mapping[str, Any]) -> None:
     if run_id is None:
         return
-    from trackflow.deployments.provenance import invocation_tags
+    from trackflow.tracked.provenance import invocation_tags
     from trackflow.tracking.fluent import get_client
 
     from prefect.context import FlowRunContext

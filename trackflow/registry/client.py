@@ -1,6 +1,7 @@
 """RegistryClient: registered models, versions, stages, aliases and their audit trail.
 
-Reached as ``Client().registry``. It shares the Client's store and artifact store and owns
+Reached as ``Client().registry`` (the factory in :mod:`trackflow.registry` builds it with
+the Client and the Client's store). It shares the Client's store and artifact store and owns
 its transactions: version numbers are taken with the model row locked (``SELECT ... FOR
 UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so concurrent registrations get
 unique, gapless numbers and concurrent promotions leave one production version.
@@ -22,7 +23,6 @@ from trackflow.registry.entities import (
 from trackflow.registry.stages import (
     Stage,
     check_transition,
-    current_flow_run_id,
     current_user,
     parse_stage,
 )
@@ -45,24 +45,30 @@ from trackflow.registry.validation import (
     validate_version,
     validate_version_options,
 )
+from trackflow.tracking import hooks
 from trackflow.tracking.entities import now_ms
+from trackflow.tracking.hooks import current_flow_run_id
 from trackflow.tracking.lineage import model_ref
 from trackflow.tracking.validation import validate_run_id
 
 if TYPE_CHECKING:
     from trackflow.registry.model_format import PackagedModel
     from trackflow.tracking.client import Client
+    from trackflow.registry.store.base import RegistryStore
+    from trackflow.tracking.store.base import TrackingStore
 
 __all__ = ["RegistryClient"]
 
 
 class RegistryClient(DeploymentsMixin):
-    """Read and write the model registry on the database of ``client``."""
+    """Read and write the model registry on the database of ``client`` (through its ``store``)."""
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
-        self._store = client._store
+    def __init__(self, client: Client, store: TrackingStore) -> None:
         from trackflow.registry.model_format import warm_up
+        from trackflow.registry.store.sql_registry import registry_store
+
+        self._client = client
+        self._store: RegistryStore = registry_store(store)  # the same database, registry transactions
 
         warm_up()
 
@@ -79,7 +85,7 @@ class RegistryClient(DeploymentsMixin):
             if not tx.ensure_registered_model(name, description=text, now=now_ms()):
                 raise AlreadyExistsError(f"A model named {name!r} exists already.", hint="Use get_model or update_model.")
             tx.set_registered_model_tags(name, clean)
-            return tx.read_registered_model(name)  # type: ignore[no-any-return]
+            return tx.read_registered_model(name)  # type: ignore[return-value]  # exists: same transaction
 
     def get_model(self, name: str) -> RegisteredModel:
         """A registered model with its tags, aliases and latest version."""
@@ -88,12 +94,12 @@ class RegistryClient(DeploymentsMixin):
             model = tx.read_registered_model(name)
             if model is None:
                 raise no_model_error(tx, name)
-            return model  # type: ignore[no-any-return]
+            return model
 
     def list_models(self) -> list[RegisteredModel]:
         """Every registered model, by name."""
         with self._store.transaction(write=False) as tx:
-            return tx.read_registered_models()  # type: ignore[no-any-return]
+            return tx.read_registered_models()
 
     def update_model(
         self,
@@ -114,7 +120,7 @@ class RegistryClient(DeploymentsMixin):
                 raise no_model_error(tx, name)
             tx.set_registered_model_tags(name, clean)
             tx.delete_registered_model_tags(name, removed)
-            return tx.read_registered_model(name)  # type: ignore[no-any-return]
+            return tx.read_registered_model(name)  # type: ignore[return-value]  # exists: same transaction
 
     # ---- versions -------------------------------------------------------------------
 
@@ -218,7 +224,7 @@ class RegistryClient(DeploymentsMixin):
                 [{"source": model_ref(run_id, path), "target": f"model:{name}/{number}", "relation": "registered_as",
                   "run_id": run_id, "name": name, "created_at": now}]
             )
-            version: ModelVersion = tx.read_model_version(name, number)
+            version: ModelVersion = tx.read_model_version(name, number)  # type: ignore[assignment]  # exists: same transaction
         self._emit("trackflow.model.registered", version, {"source": version.source, "stage": version.stage.value})
         return version
 
@@ -229,7 +235,7 @@ class RegistryClient(DeploymentsMixin):
             found = tx.read_model_version(name, number)
             if found is None:
                 raise not_found_error(tx, name, f"Model {name!r} has no version {number}.")
-            return found  # type: ignore[no-any-return]
+            return found
 
     def list_versions(self, name: str, *, stage: str | Stage | None = None) -> list[ModelVersion]:
         """The versions of a model by number (only those in ``stage`` when given)."""
@@ -238,7 +244,7 @@ class RegistryClient(DeploymentsMixin):
         with self._store.transaction(write=False) as tx:
             if tx.read_registered_model(name) is None:
                 raise no_model_error(tx, name)
-            return tx.read_model_versions(name, stages=stages)  # type: ignore[no-any-return]
+            return tx.read_model_versions(name, stages=stages)
 
     def update_version(
         self,
@@ -260,7 +266,7 @@ class RegistryClient(DeploymentsMixin):
                 raise not_found_error(tx, name, f"Model {name!r} has no version {number}.")
             tx.set_model_version_tags(name, number, clean)
             tx.delete_model_version_tags(name, number, removed)
-            return tx.read_model_version(name, number)  # type: ignore[no-any-return]
+            return tx.read_model_version(name, number)  # type: ignore[return-value]  # exists: same transaction
 
     # ---- stages ---------------------------------------------------------------------
 
@@ -316,7 +322,7 @@ class RegistryClient(DeploymentsMixin):
             )
             tx.update_registered_model(name, {"updated_at": now})
             moved.append((current, target))
-            result: ModelVersion = tx.read_model_version(name, number)
+            result: ModelVersion = tx.read_model_version(name, number)  # type: ignore[assignment]  # exists: same transaction
         for before, to in moved:
             payload = {"from": before.stage.value, "to": to.value, "reason": why, "user": user}
             self._emit("trackflow.model.transitioned", before, payload)
@@ -329,7 +335,7 @@ class RegistryClient(DeploymentsMixin):
         with self._store.transaction(write=False) as tx:
             if tx.read_registered_model(name) is None:
                 raise no_model_error(tx, name)
-            return tx.read_stage_transitions(name, version=number)  # type: ignore[no-any-return]
+            return tx.read_stage_transitions(name, version=number)
 
     # ---- aliases --------------------------------------------------------------------
 
@@ -343,7 +349,7 @@ class RegistryClient(DeploymentsMixin):
                 raise not_found_error(tx, name, f"Model {name!r} has no version {number}.")
             previous = tx.read_model_aliases(name).get(alias)
             tx.set_model_alias(name, alias, number, now=now_ms())
-            result: ModelVersion = tx.read_model_version(name, number)
+            result: ModelVersion = tx.read_model_version(name, number)  # type: ignore[assignment]  # exists: same transaction
         self._emit("trackflow.model.aliased", result, {"alias": alias, "previous_version": previous})
         return result
 
@@ -354,7 +360,7 @@ class RegistryClient(DeploymentsMixin):
             previous = tx.read_model_aliases(name).get(alias)
             if previous is None or not tx.delete_model_alias(name, alias):
                 raise not_found_error(tx, name, f"Model {name!r} has no alias {alias!r}.")
-            version: ModelVersion = tx.read_model_version(name, previous)
+            version: ModelVersion = tx.read_model_version(name, previous)  # type: ignore[assignment]  # exists: same transaction
         self._emit("trackflow.model.aliased", version, {"alias": alias, "previous_version": previous, "deleted": True})
 
     # ---- URIs, loading, deployments -------------------------------------------------
@@ -378,13 +384,11 @@ class RegistryClient(DeploymentsMixin):
     # ---- helpers --------------------------------------------------------------------
 
     def _emit(self, event: str, version: ModelVersion, payload: Mapping[str, Any]) -> None:
-        """Emit a Prefect event when running inside a Prefect run (publishing never raises)."""
-        flow_run_id = current_flow_run_id()
-        if flow_run_id is None:
+        """Publish an event when running inside a flow run (through the registered publisher; never raises)."""
+        flow_run = hooks.current_flow_run()
+        if flow_run is None:
             return
         import math
-
-        from trackflow.dashboard.publish import publish_event
 
         related = [{"prefect.resource.id": f"trackflow.model-version.{version.name}.{version.version}",
                     "prefect.resource.role": "model-version",
@@ -405,18 +409,9 @@ class RegistryClient(DeploymentsMixin):
                 pass
             related.append({"prefect.resource.id": f"trackflow.run.{version.run_id}", "prefect.resource.role": "run",
                             "prefect.resource.name": run_name})  # fmt: skip
-        flow_run_name = flow_run_id
-        try:
-            from prefect.context import FlowRunContext
-
-            flow_ctx = FlowRunContext.get()
-            if flow_ctx is not None and flow_ctx.flow_run is not None and str(flow_ctx.flow_run.id) == flow_run_id:
-                flow_run_name = flow_ctx.flow_run.name or flow_run_id
-        except Exception:  # noqa: BLE001 - the id names it then
-            pass
-        related.append({"prefect.resource.id": f"prefect.flow-run.{flow_run_id}", "prefect.resource.role": "flow-run",
-                        "prefect.resource.name": flow_run_name})  # fmt: skip
-        publish_event(
+        related.append({"prefect.resource.id": f"prefect.flow-run.{flow_run.id}", "prefect.resource.role": "flow-run",
+                        "prefect.resource.name": flow_run.name or flow_run.id})  # fmt: skip
+        hooks.publish_event(
             event,
             resource_id=f"trackflow.model.{version.name}",
             resource={"prefect.resource.name": version.name},

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trackflow.exceptions import InvalidInputError, NotFoundError
 from trackflow.registry.entities import ModelDeployment, ModelVersion, VersionStatus
-from trackflow.registry.stages import current_flow_run_id
 from trackflow.registry.validation import validate_model_name, validate_version
 from trackflow.tracking.entities import now_ms
+from trackflow.tracking.hooks import current_flow_run_id
+
+if TYPE_CHECKING:
+    from trackflow.registry.store.base import RegistryStore
 
 __all__ = ["DeploymentsMixin", "ACTIVE", "REPLACED", "STOPPED"]
 
@@ -31,7 +34,7 @@ def _text(value: Any, what: str, limit: int) -> str:
 class DeploymentsMixin:
     """``record_deployment`` / ``end_deployment`` / ``deployments`` of the RegistryClient."""
 
-    _store: Any
+    _store: RegistryStore
 
     def get_version(self, name: str, version: int | str) -> ModelVersion:  # provided by RegistryClient
         raise NotImplementedError
@@ -76,7 +79,7 @@ class DeploymentsMixin:
                   "run_id": None, "name": label, "created_at": now}]
             )  # fmt: skip
             record = tx.read_deployment(deployment_id)
-        return record  # type: ignore[no-any-return]
+        return record  # type: ignore[return-value]  # exists: same transaction
 
     def end_deployment(self, deployment_id: str, *, status: str = STOPPED) -> ModelDeployment | None:
         """End an active deployment record (``stopped`` or ``replaced``); None if it was not active."""
@@ -86,11 +89,11 @@ class DeploymentsMixin:
             ended = tx.end_deployment(deployment_id, status=status, until=now_ms())
             if ended is None:
                 raise NotFoundError(f"No deployment record {deployment_id}.")
-            return tx.read_deployment(deployment_id) if ended else None  # type: ignore[no-any-return]
+            return tx.read_deployment(deployment_id) if ended else None
 
     def deployments(self, name: str, *, version: int | str | None = None) -> list[ModelDeployment]:
         """Where a model's versions are (or were) served, newest first."""
         name = validate_model_name(name)
         number = validate_version(version) if version is not None else None
         with self._store.transaction(write=False) as tx:
-            return tx.read_model_deployments(name, version=number)  # type: ignore[no-any-return]
+            return tx.read_model_deployments(name, version=number)

@@ -2,8 +2,9 @@
 
 A version starts in ``development`` when it is registered. :data:`ALLOWED_TRANSITIONS` is
 the whole state machine; moving a version to the stage it is in is refused. Each
-transition is audited with :func:`current_user` and :func:`current_flow_run_id` (read
-lazily from Prefect's run context; this module never imports Prefect itself). A promotion
+transition is audited with :func:`current_user` and the flow run it happened in
+(:func:`trackflow.tracking.hooks.current_flow_run_id`: whatever lookup the orchestrator
+integration registered; the registry never imports Prefect). A promotion
 policy such as ``metrics.roc_auc >= production.metrics.roc_auc + 0.005`` compares a
 candidate's run metric with the metric of the version in a stage (or under an alias); it
 is parsed by a small grammar here, never evaluated as Python.
@@ -14,7 +15,6 @@ from __future__ import annotations
 import getpass
 import math
 import re
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -30,7 +30,6 @@ __all__ = [
     "PromotionPolicy",
     "PolicyReference",
     "PolicyDecision",
-    "current_flow_run_id",
     "current_user",
 ]
 
@@ -81,24 +80,6 @@ def check_transition(current: Stage, target: Stage, *, what: str = "This version
 
 
 # ------------------------------------------------------------- who and where (audit)
-
-
-def current_flow_run_id() -> str | None:
-    """The id of the Prefect flow run this code runs in, or None (never imports Prefect)."""
-    if "prefect.context" not in sys.modules:  # no Prefect loaded: no run context
-        return None
-    try:
-        from prefect.context import FlowRunContext, TaskRunContext
-
-        flow_ctx = FlowRunContext.get()
-        if flow_ctx is not None and flow_ctx.flow_run is not None:
-            return str(flow_ctx.flow_run.id)
-        task_ctx = TaskRunContext.get()
-        if task_ctx is not None and task_ctx.task_run.flow_run_id is not None:
-            return str(task_ctx.task_run.flow_run_id)
-    except Exception:  # noqa: BLE001 - a broken context never breaks the registry
-        return None
-    return None
 
 
 def current_user() -> str | None:

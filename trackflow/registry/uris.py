@@ -15,7 +15,7 @@ absolute local path) strictly inside the artifact root, under the run's own fold
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from trackflow.exceptions import InvalidInputError, NotFoundError
 from trackflow.registry.entities import ModelVersion, VersionStatus
@@ -26,6 +26,9 @@ from trackflow.registry.validation import (
     validate_version,
 )
 from trackflow.tracking.validation import validate_run_id
+
+if TYPE_CHECKING:
+    from trackflow.registry.store.base import RegistryTransaction
 
 __all__ = [
     "ModelUri",
@@ -169,7 +172,7 @@ def parse_source(source: Any, artifacts: Any) -> tuple[str, str]:
 # -------------------------------------------------------------------------- resolution
 
 
-def resolve_version(tx: Any, parsed: ModelUri) -> ModelVersion:
+def resolve_version(tx: RegistryTransaction, parsed: ModelUri) -> ModelVersion:
     """The version a parsed ``models:/`` URI names, read through a registry transaction.
 
     A stage or ``latest`` picks the newest READY version; nothing found raises
@@ -180,9 +183,9 @@ def resolve_version(tx: Any, parsed: ModelUri) -> ModelVersion:
         raise no_model_error(tx, name)
     found = None
     if parsed.kind == "version":
-        found = tx.read_model_version(name, parsed.version)
+        found = tx.read_model_version(name, parsed.version)  # type: ignore[arg-type]  # kind "version" has one
     elif parsed.kind == "alias":
-        number = tx.read_model_aliases(name).get(parsed.alias)
+        number = tx.read_model_aliases(name).get(parsed.alias)  # type: ignore[arg-type]  # kind "alias" has one
         found = tx.read_model_version(name, number) if number is not None else None
     elif parsed.kind in ("stage", "latest"):
         stages = [parsed.stage.value] if parsed.stage is not None else None
@@ -190,10 +193,10 @@ def resolve_version(tx: Any, parsed: ModelUri) -> ModelVersion:
         found = candidates[-1] if candidates else None
     if found is None:
         raise not_found_error(tx, name, f"{parsed} resolves to no version.")
-    return found  # type: ignore[no-any-return]
+    return found
 
 
-def no_model_error(tx: Any, name: str) -> NotFoundError:
+def no_model_error(tx: RegistryTransaction, name: str) -> NotFoundError:
     """NotFoundError for an unknown model, listing the registered ones."""
     known = [m.name for m in tx.read_registered_models()]
     listing = ", ".join(known[:20]) + (f" (+{len(known) - 20} more)" if len(known) > 20 else "")
@@ -203,7 +206,7 @@ def no_model_error(tx: Any, name: str) -> NotFoundError:
     )
 
 
-def not_found_error(tx: Any, name: str, message: str) -> NotFoundError:
+def not_found_error(tx: RegistryTransaction, name: str, message: str) -> NotFoundError:
     """NotFoundError with ``message``, listing the model's versions (and stages) and aliases."""
     if tx.read_registered_model(name) is None:
         return no_model_error(tx, name)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trackflow.exceptions import InvalidInputError, NotFoundError
-from trackflow.flows.decorators import task
+from trackflow.tracked.decorators import task
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from prefect.cache_policies import NO_CACHE
 
-from trackflow.flows.decorators import task
+from trackflow.tracked.decorators import task
 
 if TYPE_CHECKING:
     from trackflow.registry.entities import ModelDeployment
@@ -30,9 +30,9 @@ def record_model_deployment(
 ) -> ModelDeployment:  # fmt: skip
     """Resolve ``model_uri`` (``models:/...``) and record it as served at ``target`` (no Prefect needed)."""
     from trackflow.exceptions import InvalidInputError
-    from trackflow.registry.stages import current_flow_run_id
     from trackflow.registry.uris import parse_model_uri
     from trackflow.tracking.fluent import get_client
+    from trackflow.tracking.hooks import current_flow_run_id
 
     if parse_model_uri(model_uri).kind == "run":
         raise InvalidInputError(f"deploy_model needs a registered model (models:/...), got {model_uri!r}.",

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from trackflow.exceptions import InvalidInputError
-from trackflow.flows.decorators import task
+from trackflow.tracked.decorators import task
 
 if TYPE_CHECKING:
     import pandas as pd

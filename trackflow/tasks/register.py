@@ -22,10 +22,10 @@ from trackflow.registry.stages import (
     PolicyReference,
     PromotionPolicy,
     Stage,
-    current_flow_run_id,
     parse_stage,
 )
 from trackflow.registry.validation import validate_model_name
+from trackflow.tracking.hooks import current_flow_run_id
 from trackflow.tracking.objects import known_ref
 from trackflow.tracking.rollup import model_metrics, top_level_run
 from trackflow.tracking.validation import validate_run_id

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from prefect.cache_policies import NO_CACHE
 
 from trackflow.exceptions import InvalidInputError
-from trackflow.flows.decorators import task
+from trackflow.tracked.decorators import task
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from trackflow.exceptions import ConflictError, TrackflowError
-from trackflow.tracking.store.base import MetricRecord, Store
+from trackflow.tracking.store.base import MetricRecord, TrackingStore
+from trackflow.tracking.validation import param_conflict_error
 
 __all__ = ["WriteBuffer", "flush_all_buffers"]
 
@@ -46,7 +47,7 @@ class _Batch:
 class WriteBuffer:
     """A per-store queue of pending writes, flushed in batches."""
 
-    def __init__(self, store: Store, *, flush_size: int = 5000, flush_interval: float = 2.0) -> None:
+    def __init__(self, store: TrackingStore, *, flush_size: int = 5000, flush_interval: float = 2.0) -> None:
         self.store = store
         self.flush_size = flush_size
         self.flush_interval = flush_interval
@@ -130,9 +131,7 @@ class WriteBuffer:
                 known = self._known_params[run_id]
                 conflicts = [(k, known[k], v) for k, v in params.items() if k in known and known[k] != v]
                 if conflicts:
-                    from trackflow.tracking.store.params import conflict_error
-
-                    raise conflict_error(run_id, conflicts)
+                    raise param_conflict_error(run_id, conflicts)
                 new = {k: v for k, v in params.items() if k not in known}
                 known.update(new)
                 if new:

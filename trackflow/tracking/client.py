@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from trackflow.exceptions import InvalidInputError, NotFoundError
 from trackflow.settings import TrackflowSettings, get_settings
+from trackflow.tracking import hooks
 from trackflow.tracking.client_artifacts import ArtifactsMixin
 from trackflow.tracking.client_logging import LoggingMixin
 from trackflow.tracking.entities import Experiment, Run, RunStatus, ms_to_datetime, now_ms
@@ -28,6 +29,9 @@ from trackflow.tracking.validation import (
     validate_params,
     validate_run_id,
 )
+
+if TYPE_CHECKING:  # typing only (import-linter ignores it): tracking does not import the registry
+    from trackflow.registry.client import RegistryClient
 
 __all__ = ["Client", "RunPage", "DEFAULT_EXPERIMENT"]
 
@@ -58,7 +62,7 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
         self._buffer = handle.buffer
         self._experiment_ids = handle.experiment_ids
         self._artifact_store: Any = None
-        self._registry: Any = None
+        self._registry: RegistryClient | None = None
 
     # ---- plumbing -------------------------------------------------------------------
 
@@ -67,12 +71,14 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
         self._buffer.flush()
 
     @property
-    def registry(self) -> Any:
-        """The model registry on the same database (see :mod:`trackflow.registry`)."""
-        if self._registry is None:
-            from trackflow.registry.client import RegistryClient
+    def registry(self) -> RegistryClient:
+        """The model registry on the same database (see :mod:`trackflow.registry`).
 
-            self._registry = RegistryClient(self)
+        Built by the factory the registry registers with :mod:`trackflow.tracking.hooks`
+        (tracking does not import the registry); it shares this client's store.
+        """
+        if self._registry is None:
+            self._registry = hooks.open_registry(self, self._store)
         return self._registry
 
     # ---- experiments ----------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 from trackflow.exceptions import IntegrityError, InvalidInputError, NotFoundError
 from trackflow.tracking.buffer import WriteBuffer
 from trackflow.tracking.entities import Artifact, Dataset, RunDataset, now_ms
-from trackflow.tracking.store.base import Store
+from trackflow.tracking.store.base import TrackingStore
 from trackflow.tracking.validation import validate_name, validate_run_id
 
 __all__ = ["ArtifactsMixin", "DATASET_ROLES"]
@@ -22,7 +22,7 @@ DATASET_ROLES = ("input", "output")
 class ArtifactsMixin:
     """Files a run stores (sha256, size, media type recorded) and datasets it uses."""
 
-    _store: Store
+    _store: TrackingStore
     _buffer: WriteBuffer
     artifact_root: str
     _artifact_store: Any

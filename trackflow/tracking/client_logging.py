@@ -9,7 +9,7 @@ from typing import Any
 from trackflow.exceptions import InvalidInputError, NotFoundError
 from trackflow.tracking.buffer import WriteBuffer
 from trackflow.tracking.entities import Metric, Note
-from trackflow.tracking.store.base import MetricRecord, Store
+from trackflow.tracking.store.base import MetricRecord, TrackingStore
 from trackflow.tracking.validation import (
     MAX_NOTE_LENGTH,
     metric_value_to_float,
@@ -30,7 +30,7 @@ MetricInput = Mapping[str, Any] | Iterable[Metric | tuple[Any, ...]]
 class LoggingMixin:
     """Params (write-once), metrics (full history), tags and notes of a run."""
 
-    _store: Store
+    _store: TrackingStore
     _buffer: WriteBuffer
 
     def _known_run(self, run_id: str) -> str:

@@ -23,6 +23,7 @@ __all__ = [
     "RunDataset",
     "Artifact",
     "LineageEdge",
+    "HIERARCHY",
     "ms_to_datetime",
     "now_ms",
 ]
@@ -158,6 +159,12 @@ class LineageEdge:
     run_id: str | None
     name: str | None
     created_at: datetime
+
+
+HIERARCHY = "part_of"
+"""The relation earlier versions recorded for hierarchy (task run part of flow run); the
+hierarchy now comes from the runs' parents (``LineageGraph.groups``), so such edges in an
+existing database are never followed or drawn."""
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from trackflow.exceptions import InvalidInputError
-from trackflow.tracking.entities import LineageEdge, LineageNode, Run
-from trackflow.tracking.store.base import Store
+from trackflow.tracking.entities import HIERARCHY, LineageEdge, LineageNode, Run
+from trackflow.tracking.store.base import TrackingStore, TrackingTransaction
 
 __all__ = ["LineageNode", "LineageGraph", "LineageMixin", "model_ref", "node_kind", "normalize_ref"]
 
@@ -26,10 +26,6 @@ _RUN_ID = re.compile(r"^(?:run:)?([0-9a-f]{32})$")
 _KINDS = ("run", "dataset", "artifact", "model", "deployment", "note")
 _RELATION = re.compile(r"^[a-z0-9_]{1,64}$")
 _RUNS_URI = re.compile(r"^runs:/([0-9a-f]{32})/(.+)$")
-HIERARCHY = "part_of"
-"""The relation earlier versions recorded for hierarchy (task run part of flow run); the
-hierarchy now comes from the runs' parents (``LineageGraph.groups``), so such edges in an
-existing database are never followed or drawn."""
 
 
 def model_ref(run_id: str, path: str) -> str:
@@ -193,7 +189,7 @@ def _mermaid_text(text: str) -> str:
 class LineageMixin:
     """Reading lineage graphs through the Client."""
 
-    _store: Store
+    _store: TrackingStore
 
     def flush(self) -> None:  # provided by Client
         raise NotImplementedError
@@ -273,7 +269,7 @@ class LineageMixin:
 class _RunCache:
     """Runs read once per lineage query."""
 
-    def __init__(self, tx: Any) -> None:
+    def __init__(self, tx: TrackingTransaction) -> None:
         self._tx = tx
         self.known: dict[str, Run] = {}
 
@@ -315,7 +311,7 @@ def _model_run_ids(node_ids: Iterable[str]) -> list[str]:
     return [m.group(1) for n in node_ids if (m := _RUNS_URI.match(n.removeprefix("model:")))]
 
 
-def _scope_runs(tx: Any, runs: _RunCache, root: str) -> set[str | None]:
+def _scope_runs(tx: TrackingTransaction, runs: _RunCache, root: str) -> set[str | None]:
     """The runs whose records a ``scope="run"`` graph keeps: the flow run holding ``root``, nested runs included."""
     anchor: str | None = root.split(":", 1)[1] if root.startswith("run:") else None
     if anchor is None:
@@ -328,7 +324,7 @@ def _scope_runs(tx: Any, runs: _RunCache, root: str) -> set[str | None]:
 
 
 def _traverse(
-    tx: Any, seeds: list[str], direction: Direction, depth: int | None, allowed: set[str | None] | None
+    tx: TrackingTransaction, seeds: list[str], direction: Direction, depth: int | None, allowed: set[str | None] | None
 ) -> list[LineageEdge]:
     edges: dict[tuple[str, str, str], LineageEdge] = {}
     for outgoing in _directions(direction):
@@ -360,7 +356,7 @@ def _short_fingerprint(fingerprint: str) -> str:
 
 
 def _describe_nodes(
-    tx: Any, node_ids: list[str], edges: Iterable[LineageEdge], runs: dict[str, Run]
+    tx: TrackingTransaction, node_ids: list[str], edges: Iterable[LineageEdge], runs: dict[str, Run]
 ) -> dict[str, LineageNode]:
     """Label every node the same way wherever the graph starts."""
     fingerprints = [n.split(":", 1)[1] for n in node_ids if n.startswith("dataset:")]
@@ -372,7 +368,7 @@ def _describe_nodes(
         kind, _, key = node_id.partition(":")
         if kind == "run" and key in runs:
             run = runs[key]
-            attrs = {"status": run.status.value, "experiment": run.experiment_name, "kind": run.kind,
+            attrs: dict[str, Any] = {"status": run.status.value, "experiment": run.experiment_name, "kind": run.kind,
                      "parent_run_id": run.parent_run_id, "start_time": run.start_time.isoformat()}  # fmt: skip
             nodes[node_id] = LineageNode(node_id, "run", run.name, attrs)
         elif kind == "dataset" and key in datasets:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import TYPE_CHECKING
 
-from trackflow.tracking.lineage import HIERARCHY
+from trackflow.tracking.entities import HIERARCHY
 
 if TYPE_CHECKING:
     from trackflow.tracking.lineage import LineageGraph, LineageNode

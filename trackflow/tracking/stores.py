@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from trackflow.settings import TrackflowSettings
 from trackflow.tracking.buffer import WriteBuffer
-from trackflow.tracking.store.base import Store
+from trackflow.tracking.store.base import TrackingStore
 
 __all__ = ["StoreHandle", "open_store", "close_stores"]
 
@@ -16,7 +16,7 @@ __all__ = ["StoreHandle", "open_store", "close_stores"]
 class StoreHandle:
     """A store with its write buffer."""
 
-    store: Store
+    store: TrackingStore
     buffer: WriteBuffer
     experiment_ids: dict[str, str] = field(default_factory=dict)
     """Experiment name -> id (experiments are never renamed or deleted)."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from trackflow.exceptions import InvalidInputError
+from trackflow.exceptions import ConflictError, InvalidInputError
 from trackflow.tracking.entities import NoteKind
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "validate_step",
     "validate_note_kind",
     "validate_params",
+    "param_conflict_error",
 ]
 
 MAX_NAME_LENGTH = 256
@@ -141,6 +142,15 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, str]:
     if not isinstance(params, Mapping):
         raise InvalidInputError(f"Params must be a mapping of names to values, got {type(params).__name__}.")
     return {validate_key(k, "Param key"): param_value_to_str(k, v) for k, v in params.items()}
+
+
+def param_conflict_error(run_id: str, conflicts: Sequence[tuple[str, str, str]]) -> ConflictError:
+    """The error for params logged again with other values: ``(key, stored, new)`` each."""
+    described = "; ".join(f"{key!r}: stored {old!r}, new {new!r}" for key, old, new in conflicts[:5])
+    return ConflictError(
+        f"Param(s) of run {run_id} already logged with a different value: {described}.",
+        hint="Params are write-once per run; use a new key, a metric, or a new run.",
+    )
 
 
 def is_finite(value: float) -> bool:

@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
 
 from trackflow.registry.entities import RegisteredModel
 from trackflow.registry.store.orm import (
@@ -17,107 +16,90 @@ from trackflow.registry.store.orm import (
     RegisteredModelTagRow,
 )
 from trackflow.tracking.entities import ms_to_datetime
-from trackflow.tracking.store.sql import dialect_insert, upsert_statement
+from trackflow.tracking.store.sql import SessionOps, dialect_insert, rowcount, upsert_statement
 
-__all__ = [
-    "ensure_registered_model",
-    "lock_registered_model",
-    "read_registered_model",
-    "read_registered_models",
-    "update_registered_model",
-    "set_registered_model_tags",
-    "delete_registered_model_tags",
-]
+__all__ = ["ModelOps"]
 
 
-def ensure_registered_model(session: Session, name: str, *, description: str | None, now: int) -> bool:
-    """Insert the model row unless one exists (ON CONFLICT DO NOTHING); True if inserted."""
-    row = {"name": name, "description": description, "created_at": now, "updated_at": now}
-    statement = (
-        dialect_insert(session, RegisteredModelRow)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=["name"])
-        .returning(RegisteredModelRow.name)
-    )
-    return session.execute(statement).first() is not None
+class ModelOps(SessionOps):
+    """The registered-model operations of :class:`~trackflow.registry.store.base.RegistryTransaction`."""
 
-
-def lock_registered_model(session: Session, name: str) -> bool:
-    """``SELECT ... FOR UPDATE`` the model row (SQLite write transactions are exclusive already)."""
-    statement = select(RegisteredModelRow.name).where(RegisteredModelRow.name == name).with_for_update()
-    return session.execute(statement).first() is not None
-
-
-def read_registered_model(session: Session, name: str) -> RegisteredModel | None:
-    """One model with its tags, aliases and latest version, or None."""
-    found = _read(session, [name])
-    return found[0] if found else None
-
-
-def read_registered_models(session: Session) -> list[RegisteredModel]:
-    """Every model, by name."""
-    return _read(session, None)
-
-
-def _read(session: Session, names: Sequence[str] | None) -> list[RegisteredModel]:
-    statement = select(RegisteredModelRow).order_by(RegisteredModelRow.name)
-    if names is not None:
-        statement = statement.where(RegisteredModelRow.name.in_(list(names)))
-    rows = list(session.scalars(statement))
-    if not rows:
-        return []
-    wanted = [r.name for r in rows]
-    tags: dict[str, dict[str, str]] = defaultdict(dict)
-    aliases: dict[str, dict[str, int]] = defaultdict(dict)
-    tag_rows = select(RegisteredModelTagRow.model_name, RegisteredModelTagRow.key, RegisteredModelTagRow.value)
-    alias_rows = select(ModelAliasRow.model_name, ModelAliasRow.alias, ModelAliasRow.version)
-    latest_rows = select(ModelVersionRow.model_name, func.max(ModelVersionRow.version)).group_by(
-        ModelVersionRow.model_name
-    )
-    if names is not None:
-        tag_rows = tag_rows.where(RegisteredModelTagRow.model_name.in_(wanted))
-        alias_rows = alias_rows.where(ModelAliasRow.model_name.in_(wanted))
-        latest_rows = latest_rows.where(ModelVersionRow.model_name.in_(wanted))
-    for model, key, value in session.execute(tag_rows):
-        tags[model][key] = value
-    for model, alias, version in session.execute(alias_rows.order_by(ModelAliasRow.alias)):
-        aliases[model][alias] = version
-    latest: dict[str, int] = {model: version for model, version in session.execute(latest_rows)}
-    return [
-        RegisteredModel(
-            name=row.name,
-            description=row.description,
-            tags=dict(sorted(tags[row.name].items())),
-            aliases=aliases[row.name],
-            latest_version=latest.get(row.name),
-            created_at=ms_to_datetime(row.created_at),  # type: ignore[arg-type]
-            updated_at=ms_to_datetime(row.updated_at),  # type: ignore[arg-type]
+    def ensure_registered_model(self, name: str, *, description: str | None, now: int) -> bool:
+        row = {"name": name, "description": description, "created_at": now, "updated_at": now}
+        statement = (
+            dialect_insert(self.session, RegisteredModelRow)
+            .values(**row)
+            .on_conflict_do_nothing(index_elements=["name"])
+            .returning(RegisteredModelRow.name)
         )
-        for row in rows
-    ]
+        return self.session.execute(statement).first() is not None
 
+    def lock_registered_model(self, name: str) -> bool:
+        statement = select(RegisteredModelRow.name).where(RegisteredModelRow.name == name).with_for_update()
+        return self.session.execute(statement).first() is not None
 
-def update_registered_model(session: Session, name: str, values: Mapping[str, Any]) -> bool:
-    """Update columns of a model; False if it does not exist."""
-    result = session.execute(update(RegisteredModelRow).where(RegisteredModelRow.name == name).values(**dict(values)))
-    return bool(result.rowcount)
+    def read_registered_model(self, name: str) -> RegisteredModel | None:
+        found = self._read_models([name])
+        return found[0] if found else None
 
+    def read_registered_models(self) -> list[RegisteredModel]:
+        return self._read_models(None)
 
-def set_registered_model_tags(session: Session, name: str, tags: Mapping[str, str]) -> None:
-    """Set tags of a model, overwriting existing values."""
-    if not tags:
-        return
-    statement = upsert_statement(session, RegisteredModelTagRow, ["model_name", "key"], ["value"])
-    session.connection().execute(statement, [{"model_name": name, "key": k, "value": v} for k, v in tags.items()])
+    def _read_models(self, names: Sequence[str] | None) -> list[RegisteredModel]:
+        """Models by name (every model for None), with tags, aliases and latest version."""
+        session = self.session
+        statement = select(RegisteredModelRow).order_by(RegisteredModelRow.name)
+        if names is not None:
+            statement = statement.where(RegisteredModelRow.name.in_(list(names)))
+        rows = list(session.scalars(statement))
+        if not rows:
+            return []
+        wanted = [r.name for r in rows]
+        tags: dict[str, dict[str, str]] = defaultdict(dict)
+        aliases: dict[str, dict[str, int]] = defaultdict(dict)
+        tag_rows = select(RegisteredModelTagRow.model_name, RegisteredModelTagRow.key, RegisteredModelTagRow.value)
+        alias_rows = select(ModelAliasRow.model_name, ModelAliasRow.alias, ModelAliasRow.version)
+        latest_rows = select(ModelVersionRow.model_name, func.max(ModelVersionRow.version)).group_by(
+            ModelVersionRow.model_name
+        )
+        if names is not None:
+            tag_rows = tag_rows.where(RegisteredModelTagRow.model_name.in_(wanted))
+            alias_rows = alias_rows.where(ModelAliasRow.model_name.in_(wanted))
+            latest_rows = latest_rows.where(ModelVersionRow.model_name.in_(wanted))
+        for model, key, value in session.execute(tag_rows):
+            tags[model][key] = value
+        for model, alias, version in session.execute(alias_rows.order_by(ModelAliasRow.alias)):
+            aliases[model][alias] = version
+        latest: dict[str, int] = {model: version for model, version in session.execute(latest_rows)}
+        return [
+            RegisteredModel(
+                name=row.name,
+                description=row.description,
+                tags=dict(sorted(tags[row.name].items())),
+                aliases=aliases[row.name],
+                latest_version=latest.get(row.name),
+                created_at=ms_to_datetime(row.created_at),  # type: ignore[arg-type]
+                updated_at=ms_to_datetime(row.updated_at),  # type: ignore[arg-type]
+            )
+            for row in rows
+        ]
 
+    def update_registered_model(self, name: str, values: Mapping[str, Any]) -> bool:
+        statement = update(RegisteredModelRow).where(RegisteredModelRow.name == name).values(**dict(values))
+        return bool(rowcount(self.session.execute(statement)))
 
-def delete_registered_model_tags(session: Session, name: str, keys: Sequence[str]) -> int:
-    """Remove tags of a model; how many existed."""
-    if not keys:
-        return 0
-    result = session.execute(
-        delete(RegisteredModelTagRow).where(
+    def set_registered_model_tags(self, name: str, tags: Mapping[str, str]) -> None:
+        if not tags:
+            return
+        statement = upsert_statement(self.session, RegisteredModelTagRow, ["model_name", "key"], ["value"])
+        self.session.connection().execute(
+            statement, [{"model_name": name, "key": k, "value": v} for k, v in tags.items()]
+        )
+
+    def delete_registered_model_tags(self, name: str, keys: Sequence[str]) -> int:
+        if not keys:
+            return 0
+        statement = delete(RegisteredModelTagRow).where(
             RegisteredModelTagRow.model_name == name, RegisteredModelTagRow.key.in_(list(keys))
         )
-    )
-    return int(result.rowcount or 0)
+        return rowcount(self.session.execute(statement))

@@ -7,32 +7,32 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from trackflow.registry.entities import Stage, StageTransition
 from trackflow.registry.store.orm import StageTransitionRow
 from trackflow.tracking.entities import ms_to_datetime
+from trackflow.tracking.store.sql import SessionOps
 
-__all__ = ["create_stage_transition", "read_stage_transitions"]
-
-
-def create_stage_transition(session: Session, values: Mapping[str, Any]) -> StageTransition:
-    """Record one transition; ``details`` (a JSON-able mapping) is stored as JSON."""
-    columns = dict(values)
-    details = columns.pop("details", None)
-    columns["details_json"] = json.dumps(details, allow_nan=False) if details else None
-    row = StageTransitionRow(**columns)
-    session.add(row)
-    session.flush()
-    return _to_transition(row)
+__all__ = ["TransitionOps"]
 
 
-def read_stage_transitions(session: Session, name: str, *, version: int | None = None) -> list[StageTransition]:
-    """Transitions of a model (or of one version), oldest first."""
-    statement = select(StageTransitionRow).where(StageTransitionRow.model_name == name)
-    if version is not None:
-        statement = statement.where(StageTransitionRow.version == version)
-    return [_to_transition(r) for r in session.scalars(statement.order_by(StageTransitionRow.id))]
+class TransitionOps(SessionOps):
+    """The stage-transition operations of :class:`~trackflow.registry.store.base.RegistryTransaction`."""
+
+    def create_stage_transition(self, values: Mapping[str, Any]) -> StageTransition:
+        columns = dict(values)
+        details = columns.pop("details", None)
+        columns["details_json"] = json.dumps(details, allow_nan=False) if details else None
+        row = StageTransitionRow(**columns)
+        self.session.add(row)
+        self.session.flush()
+        return _to_transition(row)
+
+    def read_stage_transitions(self, name: str, *, version: int | None = None) -> list[StageTransition]:
+        statement = select(StageTransitionRow).where(StageTransitionRow.model_name == name)
+        if version is not None:
+            statement = statement.where(StageTransitionRow.version == version)
+        return [_to_transition(r) for r in self.session.scalars(statement.order_by(StageTransitionRow.id))]
 
 
 def _to_transition(row: StageTransitionRow) -> StageTransition:

@@ -1,44 +1,24 @@
-"""Runs: create, update, read (with their params, latest metrics and tags)."""
+"""Runs: create, update, read (with their params, latest metrics and tags), search."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, or_, select
 
 from trackflow.tracking.entities import Run
+from trackflow.tracking.search import Expr, OrderBy
 from trackflow.tracking.store.convert import metric_value, to_run
-from trackflow.tracking.store.orm import (
-    ExperimentRow,
-    LatestMetricRow,
-    ParamRow,
-    RunRow,
-    TagRow,
-)
-from trackflow.tracking.store.sql import chunks
+from trackflow.tracking.store.orm import ExperimentRow, LatestMetricRow, ParamRow, RunRow, TagRow
+from trackflow.tracking.store.search_sql import build_search_statement
+from trackflow.tracking.store.sql import SessionOps, chunks
 
-__all__ = ["create_run", "create_runs", "update_run", "read_run", "read_runs", "read_run_by_prefect_id", "read_child_run_ids"]
+__all__ = ["RunOps"]
 
-
-def create_run(session: Session, values: dict[str, Any]) -> None:
-    """Insert a run row from column values (the caller validated them)."""
-    create_runs(session, [values])
-
-
-def create_runs(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert run rows (one statement, many parameter sets)."""
-    if rows:
-        session.connection().execute(RunRow.__table__.insert(), rows)
-
-
-def update_run(session: Session, run_id: str, values: dict[str, Any]) -> bool:
-    """Update columns of one run; False when it does not exist."""
-    table = RunRow.__table__
-    result = session.connection().execute(table.update().where(table.c.id == run_id).values(**values))
-    return bool(result.rowcount)
+_RUNS = cast(Table, RunRow.__table__)
+_EXPERIMENTS = cast(Table, ExperimentRow.__table__)
 
 
 def _matching(column: Any, ids: Sequence[str]) -> Any:
@@ -46,72 +26,89 @@ def _matching(column: Any, ids: Sequence[str]) -> Any:
     return column == ids[0] if len(ids) == 1 else column.in_(ids)
 
 
-def read_run(session: Session, run_id: str) -> Run | None:
-    """One run with its data, or None."""
-    runs = read_runs(session, [run_id])
-    return runs[0] if runs else None
+class RunOps(SessionOps):
+    """The run operations of :class:`~trackflow.tracking.store.base.TrackingTransaction`."""
 
+    def create_run(self, values: Mapping[str, Any]) -> None:
+        self.session.connection().execute(_RUNS.insert(), [dict(values)])
 
-def read_runs(session: Session, run_ids: Sequence[str]) -> list[Run]:
-    """Runs in the order of ``run_ids`` (missing ids are skipped), with their data."""
-    if not run_ids:
-        return []
-    rows: dict[str, Any] = {}
-    names: dict[str, str] = {}
-    connection = session.connection()
-    runs_table, experiments_table = RunRow.__table__, ExperimentRow.__table__
-    params: dict[str, dict[str, str]] = defaultdict(dict)
-    metrics: dict[str, dict[str, float]] = defaultdict(dict)
-    tags: dict[str, dict[str, str]] = defaultdict(dict)
-    for part in chunks(list(dict.fromkeys(run_ids))):
-        statement = (
-            select(runs_table, experiments_table.c.name.label("experiment_name"))
-            .join(experiments_table, experiments_table.c.id == runs_table.c.experiment_id)
-            .where(_matching(runs_table.c.id, part))
-        )
-        for row in connection.execute(statement):
-            rows[row.id] = row
-            names[row.id] = row.experiment_name
-        for run_id, key, value in connection.execute(
-            select(ParamRow.run_id, ParamRow.key, ParamRow.value).where(_matching(ParamRow.run_id, part))
-        ):
-            params[run_id][key] = value
-        for run_id, key, value, is_nan in connection.execute(
-            select(LatestMetricRow.run_id, LatestMetricRow.key, LatestMetricRow.value, LatestMetricRow.is_nan).where(
-                _matching(LatestMetricRow.run_id, part)
+    def create_runs(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        if rows:
+            self.session.connection().execute(_RUNS.insert(), [dict(r) for r in rows])
+
+    def update_run(self, run_id: str, values: Mapping[str, Any]) -> bool:
+        statement = _RUNS.update().where(_RUNS.c.id == run_id).values(**values)
+        return bool(self.session.connection().execute(statement).rowcount)
+
+    def read_runs(self, run_ids: Sequence[str]) -> list[Run]:
+        if not run_ids:
+            return []
+        rows: dict[str, Any] = {}
+        names: dict[str, str] = {}
+        connection = self.session.connection()
+        params: dict[str, dict[str, str]] = defaultdict(dict)
+        metrics: dict[str, dict[str, float]] = defaultdict(dict)
+        tags: dict[str, dict[str, str]] = defaultdict(dict)
+        for part in chunks(list(dict.fromkeys(run_ids))):
+            statement = (
+                select(_RUNS, _EXPERIMENTS.c.name.label("experiment_name"))
+                .join(_EXPERIMENTS, _EXPERIMENTS.c.id == _RUNS.c.experiment_id)
+                .where(_matching(_RUNS.c.id, part))
             )
-        ):
-            metrics[run_id][key] = metric_value(value, is_nan)
-        for run_id, key, value in connection.execute(
-            select(TagRow.run_id, TagRow.key, TagRow.value).where(_matching(TagRow.run_id, part))
-        ):
-            tags[run_id][key] = value
-    return [
-        to_run(
-            rows[run_id],
-            experiment_name=names[run_id],
-            params=dict(sorted(params[run_id].items())),
-            metrics=dict(sorted(metrics[run_id].items())),
-            tags=dict(sorted(tags[run_id].items())),
+            for row in connection.execute(statement):
+                rows[row.id] = row
+                names[row.id] = row.experiment_name
+            for run_id, key, text in connection.execute(
+                select(ParamRow.run_id, ParamRow.key, ParamRow.value).where(_matching(ParamRow.run_id, part))
+            ):
+                params[run_id][key] = text
+            for run_id, key, number, is_nan in connection.execute(
+                select(LatestMetricRow.run_id, LatestMetricRow.key, LatestMetricRow.value, LatestMetricRow.is_nan).where(
+                    _matching(LatestMetricRow.run_id, part)
+                )
+            ):
+                metrics[run_id][key] = metric_value(number, is_nan)
+            for run_id, key, text in connection.execute(
+                select(TagRow.run_id, TagRow.key, TagRow.value).where(_matching(TagRow.run_id, part))
+            ):
+                tags[run_id][key] = text
+        return [
+            to_run(
+                rows[run_id],
+                experiment_name=names[run_id],
+                params=dict(sorted(params[run_id].items())),
+                metrics=dict(sorted(metrics[run_id].items())),
+                tags=dict(sorted(tags[run_id].items())),
+            )
+            for run_id in run_ids
+            if run_id in rows
+        ]
+
+    def read_run_by_prefect_id(self, prefect_id: str) -> Run | None:
+        statement = (
+            select(RunRow.id)
+            .where(or_(RunRow.task_run_id == prefect_id, (RunRow.flow_run_id == prefect_id) & (RunRow.kind == "flow")))
+            .order_by(RunRow.start_time.desc())
+            .limit(1)
         )
-        for run_id in run_ids
-        if run_id in rows
-    ]
+        run_id = self.session.scalars(statement).first()
+        found = self.read_runs([run_id]) if run_id else []
+        return found[0] if found else None
 
+    def read_child_run_ids(self, parent_run_id: str) -> list[str]:
+        statement = select(RunRow.id).where(RunRow.parent_run_id == parent_run_id).order_by(RunRow.start_time, RunRow.id)
+        return list(self.session.scalars(statement))
 
-def read_run_by_prefect_id(session: Session, prefect_id: str) -> Run | None:
-    """The run bound to a Prefect flow-run or task-run id (task runs win), or None."""
-    statement = (
-        select(RunRow.id)
-        .where(or_(RunRow.task_run_id == prefect_id, (RunRow.flow_run_id == prefect_id) & (RunRow.kind == "flow")))
-        .order_by(RunRow.start_time.desc())
-        .limit(1)
-    )
-    run_id = session.scalars(statement).first()
-    return read_run(session, run_id) if run_id else None
-
-
-def read_child_run_ids(session: Session, parent_run_id: str) -> list[str]:
-    """Ids of the runs nested under ``parent_run_id``, oldest first."""
-    statement = select(RunRow.id).where(RunRow.parent_run_id == parent_run_id).order_by(RunRow.start_time, RunRow.id)
-    return list(session.scalars(statement))
+    def search_run_ids(
+        self,
+        *,
+        experiment_ids: Sequence[str] | None,
+        filter_expr: Expr | None,
+        order_by: Sequence[OrderBy],
+        limit: int,
+        offset: int,
+    ) -> list[str]:
+        statement = build_search_statement(
+            experiment_ids=experiment_ids, filter_expr=filter_expr, order_by=order_by, limit=limit, offset=offset
+        )
+        return list(self.session.scalars(statement))

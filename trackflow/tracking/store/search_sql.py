@@ -144,7 +144,7 @@ def build_search_statement(
     order_by: Sequence[OrderBy],
     limit: int,
     offset: int,
-) -> Select[tuple[str]]:
+) -> Select[Any]:
     """Build ``SELECT runs.id`` matching the filter, ordered, with ``limit``/``offset``.
 
     ``experiment_ids=None`` searches every experiment; an empty list matches nothing.

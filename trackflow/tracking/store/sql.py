@@ -1,4 +1,5 @@
-"""Dialect-aware SQL helpers shared by the store modules (cached upserts, chunking)."""
+"""Dialect-aware SQL helpers shared by the store modules (cached upserts, chunking), and
+:class:`SessionOps`, the base of their operation classes."""
 
 from __future__ import annotations
 
@@ -8,10 +9,23 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-__all__ = ["dialect_insert", "insert_ignore", "upsert_statement", "chunks", "MAX_BOUND_ROWS"]
+__all__ = ["SessionOps", "dialect_insert", "insert_ignore", "upsert_statement", "rowcount", "chunks", "MAX_BOUND_ROWS"]
 
 T = TypeVar("T")
 MAX_BOUND_ROWS = 500  # keeps IN lists and VALUES well below every driver's parameter limit
+
+
+class SessionOps:
+    """Operations over one SQLAlchemy session, which the caller owns: they flush, never commit.
+
+    Each store module (one per entity) defines one subclass implementing its operations;
+    the transaction classes of the SQLAlchemy store combine them.
+    """
+
+    session: Session
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
 
 
 def _dialect_module(session: Session) -> Any:
@@ -25,10 +39,12 @@ def _insert_for(dialect: str) -> Any:
     """The dialect's INSERT with ON CONFLICT (imported on first use: the PostgreSQL
     dialect costs ~0.1 s of start-up for SQLite users)."""
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def dialect_insert(session: Session, table: Any) -> Any:
@@ -78,6 +94,12 @@ def _upsert_statement(
         set_={column: statement.excluded[column] for column in update},
         where=where(statement, target) if where is not None else None,
     )
+
+
+def rowcount(result: Any) -> int:
+    """How many rows an UPDATE or DELETE matched (``Session.execute`` is typed as returning
+    a plain ``Result``; for these statements it is a ``CursorResult``)."""
+    return int(result.rowcount or 0)
 
 
 def chunks(items: Sequence[T], size: int = MAX_BOUND_ROWS) -> Iterator[Sequence[T]]:

@@ -15,7 +15,7 @@ values):
   for items of a tuple or dict).
 * A fitted scikit-learn estimator or Pipeline: its ``get_params()`` scalars as
   ``model.<param>`` params (parameter names cannot contain dots, so they never clash),
-  training metrics (see :mod:`trackflow.flows.sklearn_metrics`) and the model package,
+  training metrics (see :mod:`trackflow.tracked.sklearn_metrics`) and the model package,
   saved with ``trackflow.registry.model_format.save_model`` as artifact folder ``model``.
 * A mapping of names to numbers: metrics (non-numeric entries are left out).
 
@@ -29,7 +29,6 @@ import enum
 import json
 import logging
 import os
-import sys
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
@@ -37,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from trackflow.exceptions import TrackflowError
-from trackflow.flows.options import TrackingOptions
+from trackflow.tracked.lazy_types import loaded_types
+from trackflow.tracked.options import TrackingOptions
 from trackflow.tracking.fluent import get_client
 from trackflow.tracking.objects import known_ref
 
@@ -48,13 +48,6 @@ logger = logging.getLogger("trackflow.flows")
 _SCALARS = (str, int, float, bool, type(None))
 _MAX_JSON_PARAM = 250
 _SKIPPED_PARAMS = frozenset({"self", "cls"})
-
-
-def loaded_types(module: str, *names: str) -> tuple[type, ...]:
-    """Types of ``module`` if it is (fully) imported already; never imports it."""
-    loaded = sys.modules.get(module)
-    found = (getattr(loaded, name, None) for name in names) if loaded is not None else ()
-    return tuple(t for t in found if isinstance(t, type))
 
 
 def _is_number(value: Any) -> bool:
@@ -216,7 +209,7 @@ def log_outputs(run_id: str, label: str, result: Any, parameters: Mapping[str, A
     """Log a return value: datasets, models and metrics (see the module docstring)."""
     if not options.autolog or result is None:
         return
-    from trackflow.flows.sklearn_metrics import is_fitted_estimator
+    from trackflow.tracked.sklearn_metrics import is_fitted_estimator
 
     for suffix, item in _items(result):
         if options.datasets and is_data(item):
@@ -236,7 +229,7 @@ def log_outputs(run_id: str, label: str, result: Any, parameters: Mapping[str, A
 
 def log_model(run_id: str, model: Any, suffix: str | None, parameters: Mapping[str, Any]) -> None:
     """Log a fitted estimator: ``model.*`` params, ``training_*`` metrics, the package."""
-    from trackflow.flows.sklearn_metrics import find_training_data, training_metrics
+    from trackflow.tracked.sklearn_metrics import find_training_data, training_metrics
 
     client = get_client()
     prefix = "model." if suffix is None else f"model.{suffix}."

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from trackflow.exceptions import NotFoundError
-from trackflow.flows.autolog import log_inputs, log_outputs
-from trackflow.flows.options import TrackingOptions
+from trackflow.tracked.autolog import log_inputs, log_outputs
+from trackflow.tracked.options import TrackingOptions
 from trackflow.tracking.context import register_run_resolver
 from trackflow.tracking.entities import RunStatus, now_ms
 from trackflow.tracking.fluent import get_client

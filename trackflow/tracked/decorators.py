@@ -2,7 +2,7 @@
 
 ``from trackflow import flow, task`` instead of ``from prefect import flow, task``: every
 argument of Prefect's decorators is passed through unchanged, plus the keyword-only
-tracking options of :class:`~trackflow.flows.options.TrackingOptions`. The user's function
+tracking options of :class:`~trackflow.tracked.options.TrackingOptions`. The user's function
 is wrapped (``functools.wraps``: same signature, so Prefect's parameter handling,
 validation, task keys and cache keys are those of the user's code; async stays async)
 and handed to Prefect, which returns its own Task / Flow object (subclassed only so that
@@ -28,9 +28,9 @@ from typing import Any
 
 from prefect import Flow, Task
 
-from trackflow.flows import binding, quiet_logs
-from trackflow.flows.autolog import link, log_inputs
-from trackflow.flows.options import UNSET, TrackingOptions
+from trackflow.tracked import binding, quiet_logs
+from trackflow.tracked.autolog import link, log_inputs
+from trackflow.tracked.options import UNSET, TrackingOptions
 from trackflow.tracking.entities import RunStatus, now_ms
 from trackflow.tracking.fluent import get_client
 
@@ -385,7 +385,7 @@ def task(
     """Prefect's ``@task`` (every argument passed through), with each task run tracked.
 
     ``@task``, ``@task(retries=2)``, ``@task(autolog=False)``; see
-    :class:`~trackflow.flows.options.TrackingOptions` for the tracking options.
+    :class:`~trackflow.tracked.options.TrackingOptions` for the tracking options.
     """
     options = TrackingOptions(experiment, run_name, autolog, log_params, log_datasets, log_models)
     return _decorate("task", __fn, options, prefect_options)

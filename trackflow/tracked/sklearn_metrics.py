@@ -32,7 +32,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from trackflow.flows.autolog import loaded_types
+from trackflow.tracked.lazy_types import loaded_types
 
 __all__ = ["TARGET_NAMES", "X_NAMES", "Y_NAMES", "find_training_data", "is_fitted_estimator", "training_metrics"]
 
