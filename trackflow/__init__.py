@@ -14,6 +14,7 @@ import the upper ones, the upper ones register with :mod:`trackflow.tracking.hoo
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 # Wiring, cheap (neither imports Prefect nor SQLAlchemy): ``Client().registry`` builds the
@@ -25,6 +26,10 @@ __version__ = "0.1.0"
 
 _FLUENT = "trackflow.tracking.fluent"
 _ERRORS = "trackflow.exceptions"
+_ENTITIES = "trackflow.tracking.entities"
+_MODEL_ENTITIES = "trackflow.registry.entities"
+_DEPRECATED: dict[str, str] = {"get_client": "trackflow.Client()"}
+"""Public names kept for a while, each with what replaces it (a DeprecationWarning says so)."""
 _EXPORTS: dict[str, str] = {
     "ActiveRun": _FLUENT,
     "active_run": _FLUENT,
@@ -45,7 +50,26 @@ _EXPORTS: dict[str, str] = {
     "set_tags": _FLUENT,
     "start_run": _FLUENT,
     "Client": "trackflow.tracking.client",
-    "RunStatus": "trackflow.tracking.entities",
+    "RunPage": "trackflow.tracking.client",
+    "Artifact": _ENTITIES,
+    "Dataset": _ENTITIES,
+    "Experiment": _ENTITIES,
+    "LineageEdge": _ENTITIES,
+    "LineageNode": _ENTITIES,
+    "Metric": _ENTITIES,
+    "Note": _ENTITIES,
+    "NoteKind": _ENTITIES,
+    "Param": _ENTITIES,
+    "Run": _ENTITIES,
+    "RunDataset": _ENTITIES,
+    "RunStatus": _ENTITIES,
+    "LineageGraph": "trackflow.tracking.lineage",
+    "ModelDeployment": _MODEL_ENTITIES,
+    "ModelVersion": _MODEL_ENTITIES,
+    "RegisteredModel": _MODEL_ENTITIES,
+    "StageTransition": _MODEL_ENTITIES,
+    "VersionStatus": _MODEL_ENTITIES,
+    "Stage": "trackflow.registry.stages",
     "flow": "trackflow.tracked.decorators",
     "task": "trackflow.tracked.decorators",
     "load_model": "trackflow.registry.loading",
@@ -76,8 +100,30 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     )
     from trackflow.registry.loading import load_model
     from trackflow.tracked.decorators import flow, task
-    from trackflow.tracking.client import Client
-    from trackflow.tracking.entities import RunStatus
+    from trackflow.registry.entities import (
+        ModelDeployment,
+        ModelVersion,
+        RegisteredModel,
+        StageTransition,
+        VersionStatus,
+    )
+    from trackflow.registry.stages import Stage
+    from trackflow.tracking.client import Client, RunPage
+    from trackflow.tracking.entities import (
+        Artifact,
+        Dataset,
+        Experiment,
+        LineageEdge,
+        LineageNode,
+        Metric,
+        Note,
+        NoteKind,
+        Param,
+        Run,
+        RunDataset,
+        RunStatus,
+    )
+    from trackflow.tracking.lineage import LineageGraph
     from trackflow.tracking.fluent import (
         ActiveRun,
         active_run,
@@ -106,6 +152,11 @@ def __getattr__(name: str) -> Any:
     if module_name is None:
         raise AttributeError(f"module 'trackflow' has no attribute {name!r}")
     value = getattr(importlib.import_module(module_name), name)
+    if name in _DEPRECATED:  # warn on every use: not cached
+        warnings.warn(
+            f"trackflow.{name} is deprecated; use {_DEPRECATED[name]} instead.", DeprecationWarning, stacklevel=2
+        )
+        return value
     globals()[name] = value
     return value
 

@@ -264,6 +264,17 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
         with self._store.transaction(write=False) as tx:
             return tx.read_runs(tx.read_child_run_ids(validate_run_id(run_id)))
 
+    def _experiment_names(self, experiment_ids: Sequence[str]) -> list[str]:
+        """The names of experiments given by id (MLflow's ``experiment_ids``); NotFoundError for an unknown id."""
+        ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
+        by_id = {e.id: e.name for e in self.list_experiments()}
+        unknown = [i for i in ids if i not in by_id]
+        if unknown:
+            raise NotFoundError(
+                f"No experiment with id {unknown[0]!r}.", hint="trackflow experiments list shows the ids; or pass names."
+            )
+        return [by_id[i] for i in ids]
+
     def search_runs(
         self,
         experiments: str | Sequence[str] | None = None,
@@ -273,12 +284,26 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
         max_results: int = 1000,
         page_token: str | None = None,
         output: Literal["list", "pandas"] = "list",
+        experiment_ids: Sequence[str] | None = None,
+        experiment_names: Sequence[str] | None = None,
+        filter_string: str | None = None,
+        output_format: Literal["list", "pandas"] | None = None,
     ) -> Any:
         """Search runs: ``filter`` over metrics./params./tags./attributes., ordered, paged.
 
-        Returns a :class:`RunPage` (a list of Run with ``.token`` for the next page) or,
-        with ``output="pandas"``, a DataFrame with one row per run.
+        ``experiments`` are experiment names. Returns a :class:`RunPage` (a list of Run with
+        ``.token`` for the next page) or, with ``output="pandas"``, a DataFrame with one row
+        per run. MLflow's keywords work too: ``experiment_ids`` (ids, not names),
+        ``experiment_names``, ``filter_string`` and ``output_format``; giving both spellings
+        of one option raises InvalidInputError.
         """
+        filter = _one_of("filter", filter, "filter_string", filter_string)  # noqa: A001 - MLflow's name
+        output = _one_of("output", None if output == "list" else output, "output_format", output_format) or "list"
+        experiments = _one_of("experiments", experiments, "experiment_names", experiment_names)
+        if experiment_ids is not None:
+            if experiments is not None:
+                raise InvalidInputError("Pass experiments (names) or experiment_ids, not both.")
+            experiments = self._experiment_names(experiment_ids)
         if not isinstance(max_results, int) or not 0 < max_results <= MAX_RESULTS_LIMIT:
             raise InvalidInputError(f"max_results must be between 1 and {MAX_RESULTS_LIMIT}, got {max_results!r}.")
         if output not in ("list", "pandas"):
@@ -317,3 +342,10 @@ def _parse_status(status: RunStatus | str) -> RunStatus:
     except ValueError:
         allowed = ", ".join(s.value for s in RunStatus)
         raise InvalidInputError(f"Unknown run status {status!r}; use one of: {allowed}.") from None
+
+
+def _one_of(name: str, value: Any, alias: str, alias_value: Any) -> Any:
+    """The value of an option given under its trackflow name or its MLflow alias, not both."""
+    if value is not None and alias_value is not None:
+        raise InvalidInputError(f"Pass {name} or {alias} (MLflow's name for it), not both.")
+    return alias_value if alias_value is not None else value

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from trackflow.exceptions import TrackflowError
+from trackflow.exceptions import InvalidInputError, TrackflowError
 from trackflow.tracking import context
 from trackflow.tracking.client import DEFAULT_EXPERIMENT, Client
 from trackflow.tracking.entities import Artifact, Dataset, Note, Run, RunStatus
@@ -113,10 +113,17 @@ def start_run(
     *,
     tags: Mapping[str, Any] | None = None,
     parent_run_id: str | None = None,
+    nested: bool | None = None,
 ) -> ActiveRun:
-    """Start a run and make it active. Inside another active run it is nested under it."""
+    """Start a run and make it active. Inside another active run it is nested under it.
+
+    ``nested`` is MLflow's keyword: trackflow nests by default, so ``nested=True`` changes
+    nothing, and ``nested=False`` starts a top-level run even inside an active one.
+    """
+    if nested is not None and not isinstance(nested, bool):
+        raise InvalidInputError(f"nested must be True, False or None, got {nested!r}.")
     client = get_client()
-    parent = parent_run_id or context.active_run_id()
+    parent = parent_run_id or (context.active_run_id() if nested is not False else None)
     experiment_name = experiment
     if experiment_name is None:
         experiment_name = client.get_run(parent).experiment_name if parent else DEFAULT_EXPERIMENT
