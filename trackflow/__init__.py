@@ -98,8 +98,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         TrackflowError,
         UnsafeModelError,
     )
-    from trackflow.registry.loading import load_model
-    from trackflow.tracked.decorators import flow, task
     from trackflow.registry.entities import (
         ModelDeployment,
         ModelVersion,
@@ -107,7 +105,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         StageTransition,
         VersionStatus,
     )
+    from trackflow.registry.loading import load_model
     from trackflow.registry.stages import Stage
+    from trackflow.tracked.decorators import flow, task
     from trackflow.tracking.client import Client, RunPage
     from trackflow.tracking.entities import (
         Artifact,
@@ -123,7 +123,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         RunDataset,
         RunStatus,
     )
-    from trackflow.tracking.lineage import LineageGraph
     from trackflow.tracking.fluent import (
         ActiveRun,
         active_run,
@@ -144,6 +143,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         set_tags,
         start_run,
     )
+    from trackflow.tracking.lineage import LineageGraph
 
 
 def __getattr__(name: str) -> Any:

@@ -8,9 +8,8 @@ import json
 
 import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
-
 from cli_helpers import invoke
+from sklearn.linear_model import LogisticRegression
 
 from trackflow.tracking.client import Client
 

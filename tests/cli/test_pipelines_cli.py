@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from cli_helpers import invoke
 
 import trackflow as tf

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from cli_helpers import invoke
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")

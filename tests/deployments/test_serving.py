@@ -12,12 +12,11 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-
 from cli_helpers import invoke
 
-from trackflow.registry.client_deployments import ACTIVE, REPLACED, STOPPED
 from trackflow.deployments.serving import ModelServer, create_app, parse_payload
 from trackflow.exceptions import InvalidInputError
+from trackflow.registry.client_deployments import ACTIVE, REPLACED, STOPPED
 
 FEATURES = pd.DataFrame({"age": [31, 45, 27, 52], "income": [3.5, 7.25, 2.0, 9.5]})
 

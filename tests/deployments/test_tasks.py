@@ -8,12 +8,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
-
 from cli_helpers import invoke
 
 import trackflow as tf
-from trackflow.registry.client_deployments import ACTIVE, REPLACED
 from trackflow.exceptions import InvalidInputError, NotFoundError
+from trackflow.registry.client_deployments import ACTIVE, REPLACED
 
 FEATURES = pd.DataFrame({"age": [31, 45, 27, 52, 38, 61], "income": [3.5, 7.25, 2.0, 9.5, 4.0, 8.0]})
 LABELS = [0, 1, 0, 1, 0, 1]

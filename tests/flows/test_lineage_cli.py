@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from cli_helpers import invoke
 
 import trackflow as tf

@@ -15,16 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import skops.io as sio
 import sklearn
+import skops.io as sio
 import yaml
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import GradientBoostingRegressor, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-from ci_gate import unavailable
 
 from trackflow.exceptions import (
     IntegrityError,
@@ -43,6 +41,8 @@ from trackflow.registry.model_format import (
     read_manifest,
     save_model,
 )
+
+from ci_gate import unavailable
 
 RNG = np.random.default_rng(7)
 

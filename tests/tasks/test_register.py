@@ -6,9 +6,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from sklearn.linear_model import LogisticRegression
-
 from cards import read_card
+from sklearn.linear_model import LogisticRegression
 
 import trackflow as tf
 from trackflow.exceptions import InvalidInputError

@@ -9,8 +9,6 @@ from collections.abc import Iterator, Sequence
 import pytest
 from sqlalchemy import Engine, create_engine, func, insert, select, text
 
-from ci_gate import unavailable
-
 from trackflow.exceptions import InvalidInputError
 from trackflow.tracking.search import (
     And,
@@ -31,6 +29,8 @@ from trackflow.tracking.store.orm import (
     TagRow,
 )
 from trackflow.tracking.store.search_sql import build_search_statement
+
+from ci_gate import unavailable
 
 # --------------------------------------------------------------------------- parser
 

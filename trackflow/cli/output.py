@@ -30,7 +30,7 @@ def format_value(value: Any) -> str:
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.6g}"
     if hasattr(value, "isoformat"):
-        return value.isoformat(timespec="seconds")
+        return str(value.isoformat(timespec="seconds"))
     if isinstance(value, Enum):
         return str(value.value)
     return str(value)
@@ -72,6 +72,6 @@ def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: OutputForm
         return
     cells = [[format_value(row.get(c)) for c in columns] for row in rows]
     widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
-    typer.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip())
+    typer.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for line in cells:
-        typer.echo("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip())
+        typer.echo("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())

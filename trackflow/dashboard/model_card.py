@@ -37,7 +37,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.6g}"
     if hasattr(value, "isoformat"):
-        return value.isoformat(timespec="seconds")
+        return str(value.isoformat(timespec="seconds"))
     if hasattr(value, "value"):  # enums
         value = value.value
     return str(value).replace("|", "\\|").replace("\r", " ").replace("\n", " ")

@@ -54,7 +54,10 @@ def publish_markdown(markdown: str, *, key: str, description: str | None = None)
     try:
         from prefect.artifacts import create_markdown_artifact
 
-        return create_markdown_artifact(markdown=markdown, key=artifact_key(key), description=description)
+        # Prefect's async_dispatch: a UUID here; in an async context it would return a coroutine
+        return create_markdown_artifact(  # type: ignore[return-value]
+            markdown=markdown, key=artifact_key(key), description=description
+        )
     except Exception as exc:  # noqa: BLE001 - publishing never fails the flow
         logger.warning("trackflow: could not publish markdown artifact %r: %s", key, exc)
         return None
@@ -65,7 +68,9 @@ def publish_table(rows: Sequence[Mapping[str, Any]], *, key: str, description: s
     try:
         from prefect.artifacts import create_table_artifact
 
-        return create_table_artifact(table=[dict(r) for r in rows], key=artifact_key(key), description=description)
+        return create_table_artifact(  # type: ignore[return-value]  # as in publish_markdown
+            table=[dict(r) for r in rows], key=artifact_key(key), description=description
+        )
     except Exception as exc:  # noqa: BLE001
         logger.warning("trackflow: could not publish table artifact %r: %s", key, exc)
         return None

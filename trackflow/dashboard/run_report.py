@@ -151,7 +151,7 @@ def render_markdown(summary: RunSummary, *, flow_name: str) -> str:
     run = summary.run
     lines = [f"# trackflow run report: {flow_name}", ""]
     source = run.source_commit[:12] + (" (dirty)" if run.source_dirty else "") if run.source_commit else "-"
-    facts = [
+    facts: list[list[Any]] = [
         ["Run", f"{run.name} (`{run.id}`)"], ["Experiment", run.experiment_name], ["Status", run.status.value],
         ["Prefect flow run", f"`{run.flow_run_id}`"], ["Started", run.start_time.isoformat(timespec="seconds")],
         ["Duration (s)", _duration(run)], ["Source", f"{source} {run.entrypoint or ''}"], ["Error", run.error],

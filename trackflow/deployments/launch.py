@@ -98,9 +98,9 @@ def check_flow_parameters(flow: Any, parameters: Mapping[str, Any], *, spec: Any
         try:
             check_training_parameters(**parameters)
         except TrackflowError as exc:
-            key = _key_in(str(exc), parameters)
-            if spec is not None and key is not None:
-                raise spec.error(f"parameters.{key}", str(exc), hint=exc.hint) from None
+            bad_key = _key_in(str(exc), parameters)
+            if spec is not None and bad_key is not None:
+                raise spec.error(f"parameters.{bad_key}", str(exc), hint=exc.hint) from None
             raise
     return dict(parameters)
 

@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlparse
 
 import yaml
 
+from trackflow.exceptions import NotFoundError
 from trackflow.tracked.provenance import (
     ENTRYPOINT_TAG,
     FLOW_VERSION_TAG,
@@ -34,7 +35,6 @@ from trackflow.tracked.provenance import (
     SPEC_NAME_TAG,
     SPEC_TAG,
 )
-from trackflow.exceptions import NotFoundError
 
 __all__ = ["Difference", "RerunPlan", "plan_rerun", "rerun", "data_differences", "package_differences"]
 
@@ -104,13 +104,13 @@ def data_differences(client: Any, run: Any) -> list[Difference]:
             if path is not None:
                 seen.setdefault(str(path), used.dataset.fingerprint)
     found = []
-    for path, before in sorted(seen.items()):
-        if not Path(path).is_file():
-            found.append(Difference("data", path, before, "missing"))
+    for file, before in sorted(seen.items()):
+        if not Path(file).is_file():
+            found.append(Difference("data", file, before, "missing"))
             continue
-        now = fingerprint_dataset(Path(path), profile=False).fingerprint
+        now = fingerprint_dataset(Path(file), profile=False).fingerprint
         if now != before:
-            found.append(Difference("data", path, before, now))
+            found.append(Difference("data", file, before, now))
     return found
 
 

@@ -200,6 +200,8 @@ def check_data_changed(path: str, deployment: str, spec_name: str) -> dict[str, 
     key = f"trackflow-data-changed:{spec_name}:{check.previous or 'none'}->{check.current}"
     flow_run = run_deployment(deployment, timeout=0, as_subflow=False, idempotency_key=key,
                               tags=["trackflow-retrain:data-changed"])
-    print(f"{check.path} changed ({check.previous or 'never trained'} -> {check.current}); started {flow_run.name}.")
-    outcome["flow_run_id"] = str(flow_run.id)
+    # a sync call: Prefect's async_dispatch returns the FlowRun (a coroutine only in async code)
+    print(f"{check.path} changed ({check.previous or 'never trained'} -> {check.current}); "
+          f"started {flow_run.name}.")  # type: ignore[union-attr]
+    outcome["flow_run_id"] = str(flow_run.id)  # type: ignore[union-attr]
     return outcome

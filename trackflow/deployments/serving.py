@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -160,12 +160,12 @@ class ModelServer:
             return None
         registry = self.client.registry
         try:
-            return registry.resolve(self.uri)  # type: ignore[no-any-return]
+            return registry.resolve(self.uri)
         except NotFoundError:
             alias = self.parsed.alias
             if self.parsed.kind != "alias" or alias not in ("development", "staging", "production", "archived"):
                 raise
-            return registry.resolve(f"models:/{self.parsed.name}/{alias}")  # type: ignore[no-any-return]
+            return registry.resolve(f"models:/{self.parsed.name}/{alias}")
 
     def refresh(self) -> bool:
         """Re-resolve the URI; load and swap in the version it names if it changed. True if swapped."""
@@ -192,7 +192,7 @@ class ModelServer:
             return None
         try:
             details = {"uri": self.uri, "server": "trackflow serve"}
-            return self.client.registry.record_deployment(  # type: ignore[no-any-return]
+            return self.client.registry.record_deployment(
                 version.name, version.version, target=self.target, details=details
             ).id
         except TrackflowError as exc:  # recording never stops serving
@@ -292,7 +292,7 @@ def create_app(server: ModelServer, *, poll: bool = True) -> Any:
     from fastapi.responses import JSONResponse
 
     @asynccontextmanager
-    async def lifespan(_app: Any) -> Iterator[None]:  # type: ignore[misc]
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
         if poll:
             server.start()
         try:

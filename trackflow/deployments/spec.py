@@ -358,10 +358,11 @@ def _pydantic_message(exc: Exception) -> str:
 
 
 def _nest(parts: Sequence[str], value: Any) -> dict[str, Any]:
-    result: Any = value
+    nested: Any = value
     for part in reversed(parts):
-        result = {part: result}
-    return result  # type: ignore[no-any-return]
+        nested = {part: nested}
+    result: dict[str, Any] = nested  # parts is never empty
+    return result
 
 
 def merge_parameters(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

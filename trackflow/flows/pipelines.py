@@ -111,10 +111,10 @@ def _is_classifier(model: Any) -> bool:
 def _record_invocation(run_id: str | None, parameters: Mapping[str, Any]) -> None:
     if run_id is None:
         return
+    from prefect.context import FlowRunContext
+
     from trackflow.tracked.provenance import invocation_tags
     from trackflow.tracking.fluent import get_client
-
-    from prefect.context import FlowRunContext
 
     context = FlowRunContext.get()
     version = context.flow.version if context is not None and context.flow is not None else None

@@ -53,8 +53,8 @@ from trackflow.tracking.validation import validate_run_id
 
 if TYPE_CHECKING:
     from trackflow.registry.model_format import PackagedModel
-    from trackflow.tracking.client import Client
     from trackflow.registry.store.base import RegistryStore
+    from trackflow.tracking.client import Client
     from trackflow.tracking.store.base import TrackingStore
 
 __all__ = ["RegistryClient"]
@@ -153,8 +153,10 @@ class RegistryClient(DeploymentsMixin):
         path = validate_artifact_path(artifact_path)
         options = validate_version_options(description=description, tags=tags, reason=reason, details=details)
         rid = validate_run_id(run_id) if run_id is not None else active_run_id()
-        own_run = self._client.create_run(run_name=f"register-{name}") if rid is None else None
-        rid = own_run.id if own_run is not None else rid
+        own_run = None
+        if rid is None:
+            own_run = self._client.create_run(run_name=f"register-{name}")
+            rid = own_run.id
         try:
             self._client.get_run(rid)
             manifest = log_package(

@@ -42,10 +42,17 @@ import pandas as pd
 import yaml
 
 from trackflow.exceptions import (
-    IntegrityError, InvalidInputError, NotFoundError, TrackflowError, UnsafeModelError,
+    IntegrityError,
+    InvalidInputError,
+    NotFoundError,
+    TrackflowError,
+    UnsafeModelError,
 )
 from trackflow.registry.signature import (
-    ModelSignature, as_dataframe, infer_signature, validate_input,
+    ModelSignature,
+    as_dataframe,
+    infer_signature,
+    validate_input,
 )
 
 __all__ = [
@@ -196,7 +203,7 @@ class ModelManifest:
             raise InvalidInputError("manifest payload_sha256 is not a sha256 hex digest")
         if data.get("signature") is not None:
             ModelSignature.from_dict(data["signature"])  # raises when malformed
-        fields = {key: data.get(key) for key in _MANIFEST_TYPES}
+        fields: dict[str, Any] = {key: data.get(key) for key in _MANIFEST_TYPES}
         fields["requirements"] = tuple(fields["requirements"])
         return cls(format_version=FORMAT_VERSION, **fields)
 

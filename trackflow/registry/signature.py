@@ -153,12 +153,12 @@ def _dtype_name(series: pd.Series) -> str:
         return "category"
     if ptypes.is_datetime64_any_dtype(dtype):
         return str(dtype)
-    if ptypes.is_string_dtype(dtype) and dtype != object:
+    if ptypes.is_string_dtype(dtype) and dtype != object:  # noqa: E721 - numpy dtype equality, not a type test
         return "string"
     if isinstance(dtype, pd.api.extensions.ExtensionDtype):
         numpy_dtype = getattr(dtype, "numpy_dtype", None)  # Int64 / Float64 / boolean
         return str(numpy_dtype) if numpy_dtype is not None else str(dtype)
-    if dtype == object:
+    if dtype == object:  # noqa: E721 - numpy dtype equality
         inferred = ptypes.infer_dtype(series, skipna=True)
         return {
             "string": "string",
@@ -259,14 +259,14 @@ def _build_frame(data: Any, columns: Sequence[str] | None) -> pd.DataFrame:
 
 
 def _positional(frame: pd.DataFrame, columns: Sequence[str] | None) -> pd.DataFrame:
-    if columns is None:
-        return frame.set_axis([str(i) for i in range(frame.shape[1])], axis=1)
-    if frame.shape[1] != len(columns):
+    names = [str(i) for i in range(frame.shape[1])] if columns is None else list(columns)
+    if frame.shape[1] != len(names):
         raise InvalidInputError(
             f"positional input has {frame.shape[1]} columns but the model signature expects "
-            f"{len(columns)}: {list(columns)}"
+            f"{len(names)}: {names}"
         )
-    return frame.set_axis(list(columns), axis=1)
+    renamed: pd.DataFrame = frame.set_axis(names, axis=1)
+    return renamed
 
 
 def validate_input(signature: ModelSignature, data: Any) -> pd.DataFrame:
@@ -294,7 +294,8 @@ def validate_input(signature: ModelSignature, data: Any) -> pd.DataFrame:
             problems.append(f"column {spec.name!r}: {exc}")
     if problems:
         raise InvalidInputError("input does not match the model signature: " + "; ".join(problems))
-    return pd.DataFrame(conformed, index=frame.index)
+    ready: pd.DataFrame = pd.DataFrame(conformed, index=frame.index)
+    return ready
 
 
 class _ColumnError(Exception):
@@ -328,7 +329,9 @@ def _conform(series: pd.Series, expected: str) -> pd.Series:
     target = pd.api.types.pandas_dtype(expected)
     if ptypes.is_datetime64_any_dtype(target):
         return _conform_datetime(series, target, actual)
-    return _conform_numeric(series, np.dtype(target), actual)
+    if isinstance(target, np.dtype):  # always, for the dtypes signatures accept (_is_supported_dtype)
+        return _conform_numeric(series, target, actual)
+    raise _ColumnError(f"expected {expected}, got {actual}")
 
 
 def _conform_datetime(series: pd.Series, target: Any, actual: str) -> pd.Series:
@@ -343,6 +346,8 @@ def _conform_datetime(series: pd.Series, target: Any, actual: str) -> pd.Series:
 def _conform_numeric(series: pd.Series, target: np.dtype, actual: str) -> pd.Series:
     series = _to_numpy_backed(series, target, actual)
     source = series.dtype
+    if not isinstance(source, np.dtype):  # never: _to_numpy_backed returns numpy-backed columns
+        raise _ColumnError(f"expected {target}, got {actual}")
     if source == target:
         return series
     if source.kind == "f" and target.kind in "iub":
@@ -390,14 +395,17 @@ def _to_numpy_backed(series: pd.Series, target: np.dtype, actual: str) -> pd.Ser
             f"expected {target}, got {actual} with missing values (NaN/None); an integer "
             "column cannot hold missing values: impute or drop them before predicting"
         )
-    numpy_dtype = getattr(dtype, "numpy_dtype", None)  # Int64 / Float64 / boolean
-    if numpy_dtype is None and dtype == object:
+    numpy_dtype: np.dtype[Any] | None = getattr(dtype, "numpy_dtype", None)  # Int64 / Float64 / boolean
+    if numpy_dtype is None and dtype == object:  # noqa: E721 - numpy dtype equality
         inferred = _dtype_name(series)
         numpy_dtype = np.dtype(inferred) if inferred in ("int64", "float64", "bool") else None
     if numpy_dtype is None:
         raise _ColumnError(f"expected {target}, got {actual}")
+    converted: pd.Series
     if has_na:  # only reachable for float targets: missing values become NaN
-        return pd.Series(
+        converted = pd.Series(
             series.to_numpy(dtype="float64", na_value=np.nan), index=series.index, name=series.name
         )
-    return series.astype(numpy_dtype)
+    else:
+        converted = series.astype(numpy_dtype)
+    return converted

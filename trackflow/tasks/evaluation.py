@@ -76,7 +76,7 @@ def _classification(name: str, model: Any, features: Any, truth: Any, predicted:
         return float(m.balanced_accuracy_score(truth, predicted))
     if name in ("precision", "recall", "f1"):
         scorer = {"precision": m.precision_score, "recall": m.recall_score, "f1": m.f1_score}[name]
-        if binary:
+        if binary and classes is not None:
             return float(scorer(truth, predicted, pos_label=classes[1], zero_division=0))
         return float(scorer(truth, predicted, average="weighted", zero_division=0))
     if not hasattr(model, "predict_proba"):

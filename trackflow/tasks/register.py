@@ -178,11 +178,13 @@ def _register(
 
     registry = client.registry
     candidate_run = parse_source(source, client.artifacts)[0] if source is not None else (run_id or active_run_id())
-    decision = evaluate_policy(client, name, policy, model_metrics(client, candidate_run)) if policy else None
-    failed = decision is not None and not decision.passed
+    # validate_run_id: a missing run raises as get_run would
+    metrics = model_metrics(client, validate_run_id(candidate_run)) if policy else {}
+    decision = evaluate_policy(client, name, policy, metrics) if policy else None
+    failed = decision if decision is not None and not decision.passed else None  # the policy said no
     last_step = target is Stage.DEVELOPMENT
-    register_reason = decision.reason if failed and last_step else reason or "registered by the register_model task"
-    register_details = {"promotion": decision.details} if failed and last_step else None
+    register_reason = failed.reason if failed and last_step else reason or "registered by the register_model task"
+    register_details = {"promotion": failed.details} if failed and last_step else None
     if source is not None:
         version = registry.create_version(name, source=source, run_id=run_id, description=description, tags=tags,
                                           reason=register_reason, details=register_details)
@@ -191,8 +193,8 @@ def _register(
                                           description=description, tags=tags, reason=register_reason,
                                           details=register_details)
     if not last_step:
-        stage_reason = decision.reason if failed else reason or f"staged in {target.value} by the register_model task"
-        stage_details = {"promotion": decision.details} if failed else None
+        stage_reason = failed.reason if failed else reason or f"staged in {target.value} by the register_model task"
+        stage_details = {"promotion": failed.details} if failed else None
         version = registry.transition(name, version.version, target, reason=stage_reason, details=stage_details)
     if decision is not None and decision.passed:
         version = registry.transition(name, version.version, Stage.PRODUCTION, reason=decision.reason,

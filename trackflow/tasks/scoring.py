@@ -40,12 +40,12 @@ def score_frame(
     model_uri: str, data: Any, *, prediction_column: str = "prediction", client: Any = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, Any]:
     """``(input frame, input + predictions, version or None)`` without recording anything."""
+    import pandas as pd
+
     from trackflow.registry.loading import load_model
     from trackflow.registry.uris import parse_model_uri
     from trackflow.tasks.data import read_source
     from trackflow.tracking.fluent import get_client
-
-    import pandas as pd
 
     client = client or get_client()
     parsed = parse_model_uri(model_uri)

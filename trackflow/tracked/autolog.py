@@ -77,7 +77,7 @@ def param_value(value: Any) -> str:
     if isinstance(value, _SCALARS):
         return str(value)
     if isinstance(value, os.PathLike):
-        return os.fspath(value)  # type: ignore[return-value]
+        return os.fspath(value)
     if _is_number(value):
         return str(value.item())
     if isinstance(value, (list, tuple, dict)) and len(value) <= 50:
@@ -137,8 +137,12 @@ class FingerprintCache:
                 self._files[key] = fp
                 return
             ident = id(value)
+
+            def forget(_ref: Any, ident: int = ident) -> None:
+                self._objects.pop(ident, None)
+
             try:
-                ref = weakref.ref(value, lambda _r, ident=ident: self._objects.pop(ident, None))
+                ref = weakref.ref(value, forget)
             except TypeError:  # not weak-referenceable: not cached
                 return
             self._objects[ident] = (ref, fp)

@@ -35,7 +35,6 @@ __all__ = [
     "bind",
     "enclosing",
     "enter",
-    "fail",
     "forget",
     "known_status",
     "leave",
@@ -43,7 +42,6 @@ __all__ = [
     "mark_status",
     "resolve_active_run",
     "settle",
-    "succeed",
     "write",
 ]
 
@@ -61,6 +59,8 @@ class BoundRun:
     status: RunStatus = RunStatus.RUNNING
     local: bool = False
     """True when this process created the run (its writes may be queued, not yet stored)."""
+    deferred: bool = False
+    """True when this process queues the run's writes (decided once, at creation)."""
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,9 @@ def _put(prefect_id: str, value: BoundRun | None) -> None:
             _cache.popitem(last=False)
 
 
-def bind(prefect_id: Any, run_id: str, experiment: str) -> BoundRun:
-    """Record that the Prefect run ``prefect_id`` is tracked as ``run_id``."""
-    bound = BoundRun(run_id=run_id, experiment=experiment, local=True)
+def bind(prefect_id: Any, run_id: str, experiment: str, *, deferred: bool = False) -> BoundRun:
+    """Record that the Prefect run ``prefect_id`` is tracked as ``run_id`` (created by this process)."""
+    bound = BoundRun(run_id=run_id, experiment=experiment, local=True, deferred=deferred)
     _put(str(prefect_id), bound)
     return bound
 
@@ -180,22 +180,45 @@ register_run_resolver(resolve_active_run)
 # ---- the life of a tracked run -----------------------------------------------------
 
 
-@dataclass
-class RunScope:
-    """One execution (attempt) of a tracked flow or task function."""
+@dataclass(frozen=True)
+class _PrefectRun:
+    """The Prefect flow run or task run executing here, and its flow / task definition."""
 
     kind: str
-    label: str
-    prefect_id: str
-    flow_run_id: str | None
-    run_id: str
-    experiment: str
-    attempt: int
-    may_retry: bool
-    parameters: dict[str, Any]
-    options: TrackingOptions
-    deferred: bool = False
-    token: Token[Enclosing | None] | None = None
+    run: Any
+    definition: Any
+
+    @property
+    def prefect_id(self) -> str:
+        return str(self.run.id)
+
+    @property
+    def flow_run_id(self) -> str | None:
+        if self.kind == "flow":
+            return str(self.run.id)
+        return str(self.run.flow_run_id) if self.run.flow_run_id else None
+
+    @property
+    def attempt(self) -> int:
+        return max(int(self.run.run_count or 1), 1)
+
+    @property
+    def may_retry(self) -> bool:
+        return self.attempt <= int(getattr(self.definition, "retries", 0) or 0)
+
+
+def _current_prefect_run(kind: str) -> _PrefectRun | None:
+    """The Prefect run of this context (None outside one: ``my_task.fn(...)``)."""
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    ctx: Any = TaskRunContext.get() if kind == "task" else FlowRunContext.get()
+    if ctx is None:
+        return None
+    run = ctx.task_run if kind == "task" else ctx.flow_run
+    definition = ctx.task if kind == "task" else ctx.flow
+    if run is None or definition is None:
+        return None
+    return _PrefectRun(kind, run, definition)
 
 
 def write(method: str, *args: Any, **kwargs: Any) -> Any:
@@ -240,6 +263,11 @@ def _flow_parent(flow_run: Any) -> Enclosing | BoundRun | None:
         return None
 
 
+def _parent(current: _PrefectRun) -> Enclosing | BoundRun | None:
+    """The run a new run nests under: the enclosing run, else the flow run's (task) or caller's (subflow)."""
+    return _task_parent(current.flow_run_id) if current.kind == "task" else _flow_parent(current.run)
+
+
 def _cache_key() -> str | None:
     from prefect.transactions import get_transaction
 
@@ -248,112 +276,139 @@ def _cache_key() -> str | None:
     return key.rsplit("/", 1)[-1] if key else None
 
 
-def begin(kind: str, parameters: dict[str, Any], options: TrackingOptions) -> RunScope | None:
-    """Create (first attempt) or find (retries) the run of the current Prefect run.
+def _tags(current: _PrefectRun) -> dict[str, str]:
+    tags = {f"prefect.{current.kind}": current.definition.name, **_prefect_tags(current.run.tags)}
+    key = _cache_key() if current.kind == "task" else None
+    if key:
+        tags["trackflow.cache_key"] = key
+    return tags
 
-    None outside a Prefect run context (``my_task.fn(...)``): the call is not tracked.
+
+def _create(current: _PrefectRun, parameters: dict[str, Any], options: TrackingOptions) -> BoundRun:
+    """Create the run of the first attempt and bind it; the one place deferral is decided.
+
+    Task runs of a flow running in this process are queued and written in batches
+    (creation and end alike); elsewhere (Dask process workers) they are written at once,
+    for the flow to see.
     """
-    from prefect.context import FlowRunContext, TaskRunContext
-
-    if kind == "task":
-        ctx: Any = TaskRunContext.get()
-        prefect_run = ctx.task_run if ctx is not None else None
-        definition = ctx.task if ctx is not None else None
-        flow_run_id = str(prefect_run.flow_run_id) if prefect_run is not None and prefect_run.flow_run_id else None
-    else:
-        ctx = FlowRunContext.get()
-        prefect_run = ctx.flow_run if ctx is not None else None
-        definition = ctx.flow if ctx is not None else None
-        flow_run_id = str(prefect_run.id) if prefect_run is not None else None
-    if prefect_run is None or definition is None:
-        return None
-    prefect_id = str(prefect_run.id)
-    attempt = max(int(prefect_run.run_count or 1), 1)
-    bound = lookup(prefect_id, query=attempt > 1)
-    deferred = False
-    if bound is None:
-        parent = _task_parent(flow_run_id) if kind == "task" else _flow_parent(prefect_run)
-        # task runs of a flow running in this process are queued and written in batches;
-        # elsewhere (Dask process workers) they are written at once, for the flow to see
-        deferred = kind == "task" and _in_process(parent)
-        experiment = _clean(options.experiment or (parent.experiment if parent else definition.name))
-        tags = {f"prefect.{kind}": definition.name, **_prefect_tags(prefect_run.tags)}
-        key = _cache_key() if kind == "task" else None
-        if key:
-            tags["trackflow.cache_key"] = key
-        run = write(
-            "create_run",
-            experiment,
-            run_name=_clean(options.format_run_name(parameters) or prefect_run.name),
-            parent_run_id=parent.run_id if parent else None,
-            tags=tags,
-            kind=kind,
-            flow_run_id=flow_run_id,
-            task_run_id=prefect_id if kind == "task" else None,
-            prefect_name=prefect_run.name,
-            defer=deferred,
-        )
-        bound = bind(prefect_id, run.id, experiment)
-        log_inputs(run.id, parameters, options)
-    bound.status = RunStatus.RUNNING
-    scope = RunScope(
-        kind=kind,
-        label=definition.name,
-        prefect_id=prefect_id,
-        flow_run_id=flow_run_id,
-        run_id=bound.run_id,
-        experiment=bound.experiment,
-        attempt=attempt,
-        may_retry=attempt <= int(getattr(definition, "retries", 0) or 0),
-        parameters=parameters,
-        options=options,
-        deferred=bound.local and kind == "task",
+    parent = _parent(current)
+    deferred = current.kind == "task" and _in_process(parent)
+    experiment = _clean(options.experiment or (parent.experiment if parent else current.definition.name))
+    run = write(
+        "create_run",
+        experiment,
+        run_name=_clean(options.format_run_name(parameters) or current.run.name),
+        parent_run_id=parent.run_id if parent else None,
+        tags=_tags(current),
+        kind=current.kind,
+        flow_run_id=current.flow_run_id,
+        task_run_id=current.prefect_id if current.kind == "task" else None,
+        prefect_name=current.run.name,
+        defer=deferred,
     )
-    scope.token = enter(scope.run_id, scope.experiment, flow_run_id)
-    return scope
+    bound = bind(current.prefect_id, run.id, experiment, deferred=deferred)
+    log_inputs(run.id, parameters, options)
+    return bound
 
 
-def succeed(scope: RunScope, result: Any) -> None:
-    """Log what the run returned and end it FINISHED."""
-    try:
-        log_outputs(scope.run_id, scope.label, result, scope.parameters, scope.options)
-    finally:
-        _end(scope, RunStatus.FINISHED, None)
+@dataclass
+class RunScope:
+    """One execution (attempt) of a tracked flow or task function: its run's life cycle.
 
+    :meth:`begin` creates the run (first attempt) or finds it (retries) and makes it the
+    enclosing run; :meth:`succeed` / :meth:`fail` end the attempt and leave the enclosing
+    context. Whether the run's writes are queued (``deferred``) is decided once, when the
+    run is created (:func:`_create`), and kept with the binding for its retries.
+    """
 
-def fail(scope: RunScope, error: BaseException | str) -> None:
-    """Record a failed attempt: FAILED (CRASHED for non-Exceptions), or RUNNING when Prefect retries."""
-    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-    failed = isinstance(error, (Exception, str))
-    if failed and scope.may_retry:
-        try:
-            write("update_run", scope.run_id, error=message[:8000], attempts=scope.attempt)
-        finally:
-            _leave(scope)
-        return
-    _end(scope, RunStatus.FAILED if failed else RunStatus.CRASHED, message)
+    kind: str
+    label: str
+    prefect_id: str
+    flow_run_id: str | None
+    run_id: str
+    experiment: str
+    attempt: int
+    may_retry: bool
+    parameters: dict[str, Any]
+    options: TrackingOptions
+    deferred: bool = False
+    token: Token[Enclosing | None] | None = None
 
+    @classmethod
+    def begin(cls, kind: str, parameters: dict[str, Any], options: TrackingOptions) -> RunScope | None:
+        """Create (first attempt) or find (retries) the run of the current Prefect run.
 
-def _end(scope: RunScope, status: RunStatus, error: str | None) -> None:
-    try:
-        write(
-            "update_run",
-            scope.run_id,
-            status=status,
-            error=error[:8000] if error else None,
-            end_time=now_ms(),
-            attempts=scope.attempt,
-            defer=scope.deferred,
+        None outside a Prefect run context (``my_task.fn(...)``): the call is not tracked.
+        """
+        current = _current_prefect_run(kind)
+        if current is None:
+            return None
+        bound = lookup(current.prefect_id, query=current.attempt > 1)
+        if bound is None:
+            bound = _create(current, parameters, options)
+        bound.status = RunStatus.RUNNING
+        scope = cls(
+            kind=kind,
+            label=current.definition.name,
+            prefect_id=current.prefect_id,
+            flow_run_id=current.flow_run_id,
+            run_id=bound.run_id,
+            experiment=bound.experiment,
+            attempt=current.attempt,
+            may_retry=current.may_retry,
+            parameters=parameters,
+            options=options,
+            deferred=bound.deferred,
         )
-        mark_status(scope.prefect_id, status)
-    finally:
-        _leave(scope)
+        scope.token = enter(scope.run_id, scope.experiment, scope.flow_run_id)
+        return scope
+
+    def will_retry(self, failure: BaseException | str) -> bool:
+        """True when Prefect retries after ``failure``: the run stays RUNNING for the next attempt."""
+        return self.may_retry and isinstance(failure, (Exception, str))
+
+    def succeed(self, result: Any) -> None:
+        """Log what the run returned and end it FINISHED."""
+        try:
+            log_outputs(self.run_id, self.label, result, self.parameters, self.options)
+        finally:
+            self.end(RunStatus.FINISHED, None)
+
+    def fail(self, error: BaseException | str) -> None:
+        """Record a failed attempt: FAILED (CRASHED for non-Exceptions), or RUNNING when Prefect retries."""
+        message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        if self.will_retry(error):
+            try:
+                write("update_run", self.run_id, error=message[:8000], attempts=self.attempt)
+            finally:
+                self.leave()
+            return
+        self.end(RunStatus.FAILED if isinstance(error, (Exception, str)) else RunStatus.CRASHED, message)
+
+    def end(self, status: RunStatus, error: str | None) -> None:
+        """Write the final status of the run and leave its context."""
+        try:
+            write(
+                "update_run",
+                self.run_id,
+                status=status,
+                error=error[:8000] if error else None,
+                end_time=now_ms(),
+                attempts=self.attempt,
+                defer=self.deferred,
+            )
+            mark_status(self.prefect_id, status)
+        finally:
+            self.leave()
+
+    def leave(self) -> None:
+        """Stop being the enclosing run of this context (once)."""
+        if self.token is not None:
+            leave(self.token)
+            self.token = None
 
 
-def _leave(scope: RunScope) -> None:
-    if scope.token is not None:
-        leave(scope.token)
-        scope.token = None
+begin = RunScope.begin
 
 
 def settle(prefect_id: Any, status: RunStatus, message: str | None) -> bool:

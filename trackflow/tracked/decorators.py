@@ -24,15 +24,19 @@ import inspect
 import logging
 from collections.abc import Callable, Mapping
 from copy import copy
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
 
 from prefect import Flow, Task
 
 from trackflow.tracked import binding, quiet_logs
 from trackflow.tracked.autolog import link, log_inputs
-from trackflow.tracked.options import UNSET, TrackingOptions
+from trackflow.tracked.options import TrackingOptions
 from trackflow.tracking.entities import RunStatus, now_ms
 from trackflow.tracking.fluent import get_client
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["TrackedFlow", "TrackedTask", "flow", "task"]
 
@@ -63,10 +67,6 @@ def _arguments(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, 
     return values
 
 
-def _begin(kind: str, fn: Callable[..., Any], options: TrackingOptions, args: Any, kwargs: Any) -> binding.RunScope | None:
-    return binding.begin(kind, _arguments(fn, args, kwargs), options)
-
-
 def _finish(scope: binding.RunScope, result: Any = None, error: BaseException | None = None) -> list[Any]:
     """End the attempt; for a flow run's final attempt publish to Prefect. Returns awaitables.
 
@@ -75,13 +75,13 @@ def _finish(scope: binding.RunScope, result: Any = None, error: BaseException | 
     """
     failure: BaseException | str | None = error if error is not None else _failed_state_message(result)
     if failure is None:
-        binding.succeed(scope, result)
+        scope.succeed(result)
     else:
         try:
-            binding.fail(scope, failure)
+            scope.fail(failure)
         except Exception as exc:
             logger.warning("trackflow: could not record the failure of run %s: %s", scope.run_id, exc)
-        if scope.may_retry and isinstance(failure, (Exception, str)):
+        if scope.will_retry(failure):
             return []
     return _flow_end(scope) if scope.kind == "flow" else []
 
@@ -143,67 +143,90 @@ def _resolve_annotations(wrapper: Callable[..., Any], fn: Callable[..., Any]) ->
         pass
 
 
+class _Call:
+    """One call of a tracked function: begin / call / finish, the same rules for every shape.
+
+    * **begin**: entering binds the call to its Prefect run (:meth:`RunScope.begin`); outside
+      a Prefect run (``scope`` None) the call is not tracked and nothing else happens.
+    * **call**: the shape calls the function inside ``with`` / ``async with`` and stores a
+      plain function's return value in ``result`` (generators finish with ``None``).
+    * **finish**: leaving without an exception ends the run FINISHED (or FAILED when the
+      result is a failed Prefect State); an exception ends it FAILED (CRASHED for
+      BaseExceptions, RUNNING while Prefect retries) and always propagates unchanged. For
+      generators, ``GeneratorExit`` (closed before exhausted) is not an error: FINISHED.
+    * **publish**: the final attempt of a flow run publishes its report to Prefect; the
+      awaitables this returns are awaited by ``async with`` and closed, unawaited, by
+      ``with`` (the sync publisher has done its work by then).
+    """
+
+    __slots__ = ("generator", "result", "scope")
+
+    def __init__(self, kind: str, fn: Callable[..., Any], options: TrackingOptions, args: Any, kwargs: Any, *, generator: bool = False) -> None:
+        self.scope = binding.RunScope.begin(kind, _arguments(fn, args, kwargs), options)
+        self.generator = generator
+        self.result: Any = None
+
+    def _end(self, error: BaseException | None) -> list[Any]:
+        if self.scope is None:
+            return []
+        if error is None or (self.generator and isinstance(error, GeneratorExit)):
+            return _finish(self.scope, self.result)
+        return _finish(self.scope, error=error)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
+        _discard(self._end(error))
+        return False
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
+        await _await_all(self._end(error))
+        return False
+
+
 def _tracked(fn: Callable[..., Any], options: TrackingOptions, kind: str) -> Callable[..., Any]:
-    """Wrap ``fn`` so each call inside a Prefect run is tracked (sync, async, generators)."""
+    """Wrap ``fn`` so each call inside a Prefect run is tracked (see :class:`_Call` for the rules).
+
+    The four shapes only adapt the calling: async generator, coroutine, generator, plain.
+    """
     if inspect.isasyncgenfunction(fn):
 
         @functools.wraps(fn)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            scope = _begin(kind, fn, options, args, kwargs)
-            try:
+            async with _Call(kind, fn, options, args, kwargs, generator=True):
                 async for item in fn(*args, **kwargs):
                     yield item
-            except BaseException as exc:
-                if scope is not None:
-                    await _await_all(_finish(scope, error=None if isinstance(exc, GeneratorExit) else exc))
-                raise
-            if scope is not None:
-                await _await_all(_finish(scope))
 
     elif inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            scope = _begin(kind, fn, options, args, kwargs)
-            if scope is None:
-                return await fn(*args, **kwargs)
-            try:
-                result = await fn(*args, **kwargs)
-            except BaseException as exc:
-                await _await_all(_finish(scope, error=exc))
-                raise
-            await _await_all(_finish(scope, result))
-            return result
+            async with _Call(kind, fn, options, args, kwargs) as call:
+                call.result = await fn(*args, **kwargs)
+            return call.result
 
     elif inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            scope = _begin(kind, fn, options, args, kwargs)
-            try:
-                result = yield from fn(*args, **kwargs)
-            except BaseException as exc:
-                if scope is not None:
-                    _discard(_finish(scope, error=None if isinstance(exc, GeneratorExit) else exc))
-                raise
-            if scope is not None:
-                _discard(_finish(scope))
-            return result
+            with _Call(kind, fn, options, args, kwargs, generator=True):
+                return (yield from fn(*args, **kwargs))
 
     else:
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            scope = _begin(kind, fn, options, args, kwargs)
-            if scope is None:
-                return fn(*args, **kwargs)
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:
-                _discard(_finish(scope, error=exc))
-                raise
-            _discard(_finish(scope, result))
-            return result
+            with _Call(kind, fn, options, args, kwargs) as call:
+                call.result = fn(*args, **kwargs)
+            return call.result
 
     _resolve_annotations(wrapper, fn)
     wrapper.__prefect_task_source__ = fn  # type: ignore[attr-defined] # Prefect keys tasks by the user's code
@@ -313,40 +336,38 @@ def _rewrap(obj: Any, base_with_options: Callable[..., Any], hooks: Mapping[str,
     return new
 
 
-class TrackedTask(Task):  # type: ignore[type-arg]
+class TrackedTask(Task):
     """A Prefect Task whose runs are tracked; ``with_options`` also takes tracking options."""
 
-    def with_options(  # type: ignore[override]
-        self, *, experiment: Any = UNSET, run_name: Any = UNSET, autolog: Any = UNSET, log_params: Any = UNSET,
-        log_datasets: Any = UNSET, log_models: Any = UNSET, **prefect_options: Any,
-    ) -> TrackedTask:  # fmt: skip
-        """A copy with Prefect's and/or trackflow's options changed (tracking is kept)."""
-        changes = dict(experiment=experiment, run_name=run_name, autolog=autolog, log_params=log_params,
-                       log_datasets=log_datasets, log_models=log_models)  # fmt: skip
-        return _rewrap(self, Task.with_options, _TASK_HOOKS, changes, prefect_options)  # type: ignore[no-any-return]
+    def with_options(self, **options: Any) -> TrackedTask:
+        """A copy with Prefect's and/or trackflow's options changed (tracking is kept).
+
+        Takes Prefect's keyword options and those of :class:`TrackingOptions`.
+        """
+        changes, prefect_options = TrackingOptions.split(options)
+        return _rewrap(self, Task.with_options, _TASK_HOOKS, changes, prefect_options)
 
     @property
     def tracking_options(self) -> TrackingOptions:
         """What this task's runs record."""
-        return self.fn.__trackflow_options__  # type: ignore[no-any-return]
+        return self.fn.__trackflow_options__  # type: ignore[attr-defined]  # set on the wrapper by _tracked
 
 
-class TrackedFlow(Flow):  # type: ignore[type-arg]
+class TrackedFlow(Flow):
     """A Prefect Flow whose runs are tracked; ``with_options`` also takes tracking options."""
 
-    def with_options(  # type: ignore[override]
-        self, *, experiment: Any = UNSET, run_name: Any = UNSET, autolog: Any = UNSET, log_params: Any = UNSET,
-        log_datasets: Any = UNSET, log_models: Any = UNSET, **prefect_options: Any,
-    ) -> TrackedFlow:  # fmt: skip
-        """A copy with Prefect's and/or trackflow's options changed (tracking is kept)."""
-        changes = dict(experiment=experiment, run_name=run_name, autolog=autolog, log_params=log_params,
-                       log_datasets=log_datasets, log_models=log_models)  # fmt: skip
-        return _rewrap(self, Flow.with_options, _FLOW_HOOKS, changes, prefect_options)  # type: ignore[no-any-return]
+    def with_options(self, **options: Any) -> TrackedFlow:
+        """A copy with Prefect's and/or trackflow's options changed (tracking is kept).
+
+        Takes Prefect's keyword options and those of :class:`TrackingOptions`.
+        """
+        changes, prefect_options = TrackingOptions.split(options)
+        return _rewrap(self, Flow.with_options, _FLOW_HOOKS, changes, prefect_options)
 
     @property
     def tracking_options(self) -> TrackingOptions:
         """What this flow's runs record."""
-        return self.fn.__trackflow_options__  # type: ignore[no-any-return]
+        return self.fn.__trackflow_options__  # type: ignore[attr-defined]  # set on the wrapper by _tracked
 
 
 def _flow_source(fn: Callable[..., Any], prefect_options: dict[str, Any]) -> dict[str, Any]:
@@ -377,29 +398,21 @@ def _decorate(kind: str, fn: Callable[..., Any] | None, options: TrackingOptions
     return build(fn) if fn is not None else build
 
 
-def task(
-    __fn: Callable[..., Any] | None = None, /, *, experiment: str | None = None, run_name: str | None = None,
-    autolog: bool = True, log_params: bool = True, log_datasets: bool = True, log_models: bool = True,
-    **prefect_options: Any,
-) -> Any:  # fmt: skip
+def task(__fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Prefect's ``@task`` (every argument passed through), with each task run tracked.
 
     ``@task``, ``@task(retries=2)``, ``@task(autolog=False)``; see
     :class:`~trackflow.tracked.options.TrackingOptions` for the tracking options.
     """
-    options = TrackingOptions(experiment, run_name, autolog, log_params, log_datasets, log_models)
-    return _decorate("task", __fn, options, prefect_options)
+    tracking, prefect_options = TrackingOptions.split(options)
+    return _decorate("task", __fn, TrackingOptions(**tracking), prefect_options)
 
 
-def flow(
-    __fn: Callable[..., Any] | None = None, /, *, experiment: str | None = None, run_name: str | None = None,
-    autolog: bool = True, log_params: bool = True, log_datasets: bool = True, log_models: bool = True,
-    **prefect_options: Any,
-) -> Any:  # fmt: skip
+def flow(__fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     """Prefect's ``@flow`` (every argument passed through), with each flow run tracked.
 
     ``@flow``, ``@flow(experiment="churn")``, ``@flow(task_runner=DaskTaskRunner())``; the
     experiment defaults to the flow's name.
     """
-    options = TrackingOptions(experiment, run_name, autolog, log_params, log_datasets, log_models)
-    return _decorate("flow", __fn, options, prefect_options)
+    tracking, prefect_options = TrackingOptions.split(options)
+    return _decorate("flow", __fn, TrackingOptions(**tracking), prefect_options)

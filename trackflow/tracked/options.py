@@ -25,7 +25,8 @@ Every option is keyword-only on the decorators and on ``with_options``:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from trackflow.exceptions import InvalidInputError
@@ -71,13 +72,31 @@ class TrackingOptions:
     log_models: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("experiment", "run_name"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise InvalidInputError(f"Tracking option {name!r} must be a non-empty string or None, got {value!r}.")
-        for name in ("autolog", "log_params", "log_datasets", "log_models"):
-            if not isinstance(getattr(self, name), bool):
-                raise InvalidInputError(f"Tracking option {name!r} must be True or False, got {getattr(self, name)!r}.")
+        for option in fields(self):
+            value = getattr(self, option.name)
+            if isinstance(option.default, bool):  # the switches
+                if not isinstance(value, bool):
+                    raise InvalidInputError(f"Tracking option {option.name!r} must be True or False, got {value!r}.")
+            elif value is not None and (not isinstance(value, str) or not value.strip()):
+                raise InvalidInputError(
+                    f"Tracking option {option.name!r} must be a non-empty string or None, got {value!r}."
+                )
+
+    @classmethod
+    def names(cls) -> frozenset[str]:
+        """The option names: the fields of this class, the one place they are declared."""
+        return _NAMES
+
+    @classmethod
+    def split(cls, options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``options`` split into (tracking options, everything else: Prefect's options).
+
+        The decorators and ``with_options`` take ``**options`` and split them here; an
+        unknown name is not a tracking option and reaches Prefect, which rejects it.
+        """
+        tracking = {k: v for k, v in options.items() if k in _NAMES}
+        rest = {k: v for k, v in options.items() if k not in _NAMES}
+        return tracking, rest
 
     @property
     def params(self) -> bool:
@@ -107,3 +126,6 @@ class TrackingOptions:
             return self.run_name.format(**parameters)
         except (KeyError, IndexError, ValueError, AttributeError):
             return self.run_name
+
+
+_NAMES = frozenset(option.name for option in fields(TrackingOptions))

@@ -60,7 +60,7 @@ def is_fitted_estimator(value: Any) -> bool:
     return True
 
 
-def _frames() -> tuple[type, ...]:
+def _frames() -> tuple[type[Any], ...]:
     return loaded_types("pandas", "DataFrame")
 
 

@@ -16,7 +16,7 @@ import os
 import threading
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from trackflow.exceptions import ConflictError, TrackflowError
@@ -33,19 +33,47 @@ _buffers: weakref.WeakSet[WriteBuffer] = weakref.WeakSet()
 class _Batch:
     """What one flush writes, in this order: runs, params, tags, metrics, run updates."""
 
-    runs: list[dict[str, Any]]
-    params: dict[str, dict[str, str]]
-    tags: dict[str, dict[str, str]]
-    metrics: list[MetricRecord]
-    updates: dict[str, dict[str, Any]]
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """New runs by id, in creation order."""
+    params: dict[str, dict[str, str]] = field(default_factory=dict)
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)
+    metrics: list[MetricRecord] = field(default_factory=list)
+    updates: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
         return not (self.runs or self.params or self.tags or self.metrics or self.updates)
 
+    @property
+    def size(self) -> int:
+        """How many values it holds."""
+        return (
+            len(self.metrics)
+            + len(self.runs)
+            + len(self.updates)
+            + sum(map(len, self.params.values()))
+            + sum(map(len, self.tags.values()))
+        )
+
+    def put_back(self, older: _Batch) -> None:
+        """Put a batch that could not be written in front of this one (newer values win)."""
+        self.runs = {**older.runs, **self.runs}
+        self.metrics[:0] = older.metrics
+        for mine, theirs in ((self.params, older.params), (self.tags, older.tags), (self.updates, older.updates)):
+            for run_id, values in theirs.items():
+                mine[run_id] = {**values, **mine.get(run_id, {})}
+
 
 class WriteBuffer:
-    """A per-store queue of pending writes, flushed in batches."""
+    """A per-store queue of pending writes, flushed in batches.
+
+    Thread safety: ``_lock`` guards every field below ``_reset_state``'s locks: the queue,
+    the batch being written, what is known of runs and params, and the writer thread.
+    ``_idle`` (a condition on the same lock) lets one flush wait for another to finish, so
+    batches are written one at a time and in order; ``_wake`` (an Event, thread-safe
+    itself) wakes the writer early. ``_pid`` is only written at construction and in a
+    forked child (one thread at that point); it is read without the lock.
+    """
 
     def __init__(self, store: TrackingStore, *, flush_size: int = 5000, flush_interval: float = 2.0) -> None:
         self.store = store
@@ -56,18 +84,16 @@ class WriteBuffer:
 
     def _reset_state(self) -> None:
         self._lock = threading.Lock()
-        self._flush_lock = threading.Lock()
-        self._metrics: list[MetricRecord] = []
-        self._params: dict[str, dict[str, str]] = {}
-        self._tags: dict[str, dict[str, str]] = {}
-        self._new_runs: list[dict[str, Any]] = []
-        self._run_updates: dict[str, dict[str, Any]] = {}
-        self._unwritten_runs: set[str] = set()
+        self._idle = threading.Condition(self._lock)
+        self._wake = threading.Event()
+        self._pid = os.getpid()
+        # guarded by _lock:
+        self._queue = _Batch()
+        self._writing: _Batch | None = None
+        """The batch a flush is writing (its runs are not stored yet)."""
         self._known_params: dict[str, dict[str, str]] = {}
         self._known_runs: set[str] = set()
-        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
 
     # ---- queueing -------------------------------------------------------------------
 
@@ -75,9 +101,9 @@ class WriteBuffer:
         """Queue metric values (validated by the caller)."""
         self._check_fork()
         with self._lock:
-            self._metrics.extend(records)
-            pending = len(self._metrics)
-        self._ensure_thread()
+            self._queue.metrics.extend(records)
+            pending = len(self._queue.metrics)
+            self._ensure_thread()
         self._after_queued(pending)
 
     def add_metric(self, record: MetricRecord) -> None:
@@ -85,10 +111,10 @@ class WriteBuffer:
         if self._pid != os.getpid():
             self._check_fork()
         with self._lock:
-            self._metrics.append(record)
-            pending = len(self._metrics)
-        if self._thread is None:
-            self._ensure_thread()
+            self._queue.metrics.append(record)
+            pending = len(self._queue.metrics)
+            if self._thread is None:
+                self._ensure_thread()
         if pending >= self.flush_size:
             self._after_queued(pending)
 
@@ -121,56 +147,65 @@ class WriteBuffer:
         Everything is queued under one lock, so one flush writes all of it or none.
         """
         self._check_fork()
-        if params and run_id not in self._known_params:
+        if params and not self._knows_params(run_id):
             with self.store.transaction(write=False) as tx:
                 stored = tx.read_params(run_id)
             with self._lock:
                 self._known_params.setdefault(run_id, {}).update(stored)
         with self._lock:
             if params:
-                known = self._known_params[run_id]
-                conflicts = [(k, known[k], v) for k, v in params.items() if k in known and known[k] != v]
-                if conflicts:
-                    raise param_conflict_error(run_id, conflicts)
-                new = {k: v for k, v in params.items() if k not in known}
-                known.update(new)
-                if new:
-                    self._params.setdefault(run_id, {}).update(new)
+                self._queue_params(run_id, params)
             if tags:
-                self._tags.setdefault(run_id, {}).update(tags)
+                self._queue.tags.setdefault(run_id, {}).update(tags)
             if metrics:
-                self._metrics.extend(metrics)
-            pending = len(self._metrics)
-        self._ensure_thread()
+                self._queue.metrics.extend(metrics)
+            pending = len(self._queue.metrics)
+            self._ensure_thread()
         self._after_queued(pending)
+
+    def _knows_params(self, run_id: str) -> bool:
+        with self._lock:
+            return run_id in self._known_params
+
+    def _queue_params(self, run_id: str, params: Mapping[str, str]) -> None:
+        """Queue the params new to the run; ConflictError for a changed value (lock held)."""
+        known = self._known_params[run_id]
+        conflicts = [(k, known[k], v) for k, v in params.items() if k in known and known[k] != v]
+        if conflicts:
+            raise param_conflict_error(run_id, conflicts)
+        new = {k: v for k, v in params.items() if k not in known}
+        known.update(new)
+        if new:
+            self._queue.params.setdefault(run_id, {}).update(new)
 
     def add_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         """Queue tags (last value wins)."""
         self._check_fork()
         with self._lock:
-            self._tags.setdefault(run_id, {}).update(tags)
-        self._ensure_thread()
+            self._queue.tags.setdefault(run_id, {}).update(tags)
+            self._ensure_thread()
 
     def add_run(self, values: Mapping[str, Any]) -> None:
         """Queue the creation of a run (validated by the Client); written before its data."""
         self._check_fork()
         with self._lock:
-            self._new_runs.append(dict(values))
-            self._unwritten_runs.add(values["id"])
+            self._queue.runs[values["id"]] = dict(values)
+            self._ensure_thread()
         self.mark_new_run(values["id"])
-        self._ensure_thread()
 
     def ensure_written(self, run_id: str) -> None:
         """Flush first when ``run_id`` is still queued (before a direct write that needs its row)."""
-        if run_id in self._unwritten_runs:
+        with self._lock:
+            unwritten = run_id in self._queue.runs or (self._writing is not None and run_id in self._writing.runs)
+        if unwritten:
             self.flush()
 
     def add_run_update(self, run_id: str, values: Mapping[str, Any]) -> None:
         """Queue changes to a run's attributes (status, end time ...); written after its data."""
         self._check_fork()
         with self._lock:
-            self._run_updates.setdefault(run_id, {}).update(values)
-        self._ensure_thread()
+            self._queue.updates.setdefault(run_id, {}).update(values)
+            self._ensure_thread()
 
     def mark_new_run(self, run_id: str) -> None:
         """A run created by this process has no params yet: skip the read on first log."""
@@ -180,11 +215,13 @@ class WriteBuffer:
 
     def is_known_run(self, run_id: str) -> bool:
         """True when this process has seen ``run_id`` exist (checked once per run)."""
-        return run_id in self._known_runs
+        with self._lock:
+            return run_id in self._known_runs
 
     def remember_run(self, run_id: str) -> None:
         """Record that ``run_id`` exists in the store."""
-        self._known_runs.add(run_id)
+        with self._lock:
+            self._known_runs.add(run_id)
 
     def remember_params(self, run_id: str, params: Mapping[str, str]) -> None:
         """Record params written directly (by log_batch) so later conflicts are caught."""
@@ -201,51 +238,43 @@ class WriteBuffer:
     def pending(self) -> int:
         """How many values wait to be written."""
         with self._lock:
-            return (
-                len(self._metrics)
-                + len(self._new_runs)
-                + len(self._run_updates)
-                + sum(map(len, self._params.values()))
-                + sum(map(len, self._tags.values()))
-            )
+            return self._queue.size
 
     # ---- writing --------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write everything queued, in one transaction. Re-queues it if the write fails."""
-        self._check_fork()
-        with self._flush_lock:
-            with self._lock:
-                batch = _Batch(self._new_runs, self._params, self._tags, self._metrics, self._run_updates)
-                self._new_runs, self._params, self._tags, self._metrics, self._run_updates = [], {}, {}, [], {}
-            if batch.empty:
-                return
-            try:
-                self._write(batch)
-            except BaseException:
-                self._requeue(batch)
-                raise
-            with self._lock:
-                self._unwritten_runs.difference_update(r["id"] for r in batch.runs)
+        """Write everything queued, in one transaction. Re-queues it if the write fails.
 
-    def _requeue(self, batch: _Batch) -> None:
+        One flush writes at a time: a second one waits for the first (so a run queued in
+        the batch being written is stored when ``flush`` returns).
+        """
+        self._check_fork()
         with self._lock:
-            self._new_runs[:0] = batch.runs
-            self._metrics[:0] = batch.metrics
-            for run_id, values in batch.params.items():
-                self._params[run_id] = {**values, **self._params.get(run_id, {})}
-            for run_id, values in batch.tags.items():
-                self._tags[run_id] = {**values, **self._tags.get(run_id, {})}
-            for run_id, values in batch.updates.items():
-                self._run_updates[run_id] = {**values, **self._run_updates.get(run_id, {})}
+            while self._writing is not None:
+                self._idle.wait()
+            if self._queue.empty:
+                return
+            batch, self._queue = self._queue, _Batch()
+            self._writing = batch
+        written = False
+        try:
+            self._write(batch)
+            written = True
+        finally:
+            with self._lock:
+                if not written:
+                    self._queue.put_back(batch)
+                self._writing = None
+                self._idle.notify_all()
 
     def _write(self, batch: _Batch) -> None:
         rejected: list[str] = []
-        for row in batch.runs:  # a run created and ended in one batch is inserted ended
+        runs = list(batch.runs.values())
+        for row in runs:  # a run created and ended in one batch is inserted ended
             row.update(batch.updates.pop(row["id"], {}))
         with self.store.transaction() as tx:
-            if batch.runs:
-                tx.create_runs(batch.runs)
+            if runs:
+                tx.create_runs(runs)
             for run_id, values in batch.params.items():
                 try:
                     tx.log_params(run_id, values)
@@ -265,13 +294,11 @@ class WriteBuffer:
     # ---- background writer ------------------------------------------------------------
 
     def _ensure_thread(self) -> None:
+        """Start the writer thread unless it runs (called with the lock held)."""
         if self._thread is not None and self._thread.is_alive():
             return
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._thread = threading.Thread(target=self._run, name="trackflow-writer", daemon=True)
-            self._thread.start()
+        self._thread = threading.Thread(target=self._run, name="trackflow-writer", daemon=True)
+        self._thread.start()
 
     def _run(self) -> None:
         while True:

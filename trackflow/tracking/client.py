@@ -20,7 +20,7 @@ from trackflow.tracking.client_logging import LoggingMixin
 from trackflow.tracking.entities import Experiment, Run, RunStatus, ms_to_datetime, now_ms
 from trackflow.tracking.lineage import LineageMixin
 from trackflow.tracking.search import decode_page_token, encode_page_token, parse_filter, parse_order_by
-from trackflow.tracking.source import current_source
+from trackflow.tracking.source import SourceInfo, current_source
 from trackflow.tracking.stores import open_store
 from trackflow.tracking.validation import (
     tag_value_to_str,
@@ -55,8 +55,8 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
     def __init__(self, tracking_uri: str | None = None, *, artifact_root: str | None = None) -> None:
         settings = get_settings()
         self.settings: TrackflowSettings = settings
-        self.tracking_uri: str = tracking_uri or settings.tracking_uri  # type: ignore[assignment]
-        self.artifact_root: str = artifact_root or settings.artifact_root  # type: ignore[assignment]
+        self.tracking_uri: str = tracking_uri or settings.tracking_uri
+        self.artifact_root: str = artifact_root or settings.artifact_root
         handle = open_store(self.tracking_uri, settings)
         self._store = handle.store
         self._buffer = handle.buffer
@@ -128,77 +128,41 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
         """
         validate_name(experiment)
         clean_params = validate_params(params or {})
-        if run_name is not None:
-            validate_name(run_name, "Run name")
-        parent = validate_run_id(parent_run_id) if parent_run_id is not None else None
-        clean_tags = {validate_key(k, "Tag key"): tag_value_to_str(k, v) for k, v in (tags or {}).items()}
         source = current_source()
-        run_id = uuid.uuid4().hex
-        values: dict[str, Any] = {
-            "id": run_id,
-            "name": run_name or f"run-{run_id[:8]}",
-            "status": RunStatus.RUNNING.value,
-            "kind": kind,
-            "start_time": now_ms(),
-            "end_time": None,
-            "parent_run_id": parent,
-            "error": None,
-            "attempts": 1,
-            "flow_run_id": flow_run_id,
-            "task_run_id": task_run_id,
-            "prefect_name": prefect_name,
-            "source_commit": source.commit,
-            "source_dirty": source.dirty,
-            "entrypoint": source.entrypoint,
-            "user": source.user,
-            "host": source.host,
-            "python_version": source.python_version,
-            "package_versions": json.dumps(source.packages),
-        }
+        values = _new_run_values(run_name, parent_run_id, kind, flow_run_id, task_run_id, prefect_name, source)
+        clean_tags = _validated_tags(tags)
         experiment_id = self._experiment_ids.get(experiment)
-        if defer and experiment_id is not None and (parent is None or self._buffer.is_known_run(parent)):
-            values["experiment_id"] = experiment_id
+        if defer and experiment_id is not None and self._known_parent(values["parent_run_id"]):
+            values["experiment_id"] = experiment_id  # nothing to read from the store: queue it
             self._buffer.add_run(values)
             if clean_params:
-                self._buffer.add_params(run_id, clean_params)
+                self._buffer.add_params(values["id"], clean_params)
             if clean_tags:
-                self._buffer.add_tags(run_id, clean_tags)
+                self._buffer.add_tags(values["id"], clean_tags)
         else:
-            with self._store.transaction() as tx:
-                if parent is not None and not (self._buffer.is_known_run(parent) or tx.read_runs([parent])):
-                    raise NotFoundError(f"Parent run {parent} does not exist.")
-                if experiment_id is None:
-                    experiment_id = tx.get_or_create_experiment(experiment).id
-                values["experiment_id"] = experiment_id
-                tx.create_run(values)
-                tx.log_params(run_id, clean_params)
-                tx.set_tags(run_id, clean_tags)
-            self._experiment_ids[experiment] = experiment_id
-            self._buffer.mark_new_run(run_id)
-            self._buffer.remember_params(run_id, clean_params)
-        return Run(
-            id=run_id,
-            experiment_id=experiment_id,
-            experiment_name=experiment,
-            name=values["name"],
-            status=RunStatus.RUNNING,
-            start_time=ms_to_datetime(values["start_time"]),  # type: ignore[arg-type]
-            end_time=None,
-            parent_run_id=parent,
-            kind=kind,
-            flow_run_id=flow_run_id,
-            task_run_id=task_run_id,
-            prefect_name=prefect_name,
-            source_commit=source.commit,
-            source_dirty=source.dirty,
-            entrypoint=source.entrypoint,
-            user=source.user,
-            host=source.host,
-            python_version=source.python_version,
-            package_versions=dict(source.packages),
-            params=dict(sorted(clean_params.items())),
-            tags=dict(sorted(clean_tags.items())),
-        )
+            self._write_run(values, experiment, clean_params, clean_tags)
+        return _run_from_values(values, experiment, source, clean_params, clean_tags)
+
+    def _known_parent(self, parent: str | None) -> bool:
+        """True when a new run's parent needs no check in the store (none, or known here)."""
+        return parent is None or self._buffer.is_known_run(parent)
+
+    def _write_run(self, values: dict[str, Any], experiment: str, params: dict[str, str], tags: dict[str, str]) -> None:
+        """Write a validated new run, its params and tags in one transaction."""
+        parent = values["parent_run_id"]
+        experiment_id = self._experiment_ids.get(experiment)
+        with self._store.transaction() as tx:
+            if not (self._known_parent(parent) or tx.read_runs([parent])):
+                raise NotFoundError(f"Parent run {parent} does not exist.")
+            if experiment_id is None:
+                experiment_id = tx.get_or_create_experiment(experiment).id
+            values["experiment_id"] = experiment_id
+            tx.create_run(values)
+            tx.log_params(values["id"], params)
+            tx.set_tags(values["id"], tags)
+        self._experiment_ids[experiment] = experiment_id
+        self._buffer.mark_new_run(values["id"])
+        self._buffer.remember_params(values["id"], params)
 
     def end_run(
         self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, *, error: str | None = None, defer: bool = False
@@ -314,17 +278,17 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
         names = [experiments] if isinstance(experiments, str) else list(experiments or [])
         self._buffer.flush()
         with self._store.transaction(write=False) as tx:
-            experiment_ids: list[str] | None = None
+            in_experiments: list[str] | None = None  # ids of the named experiments
             if names:
-                experiment_ids = []
+                in_experiments = []
                 for name in names:
                     cached = self._experiment_ids.get(name)
                     found = cached or getattr(tx.read_experiment_by_name(name), "id", None)
                     if found is not None:
-                        experiment_ids.append(found)
+                        in_experiments.append(found)
                         self._experiment_ids[name] = found
             ids = tx.search_run_ids(
-                experiment_ids=experiment_ids, filter_expr=expr, order_by=orders, limit=max_results + 1, offset=offset
+                experiment_ids=in_experiments, filter_expr=expr, order_by=orders, limit=max_results + 1, offset=offset
             )
             runs = tx.read_runs(ids[:max_results])
         page = RunPage(runs)
@@ -334,6 +298,76 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
 
             return runs_to_frame(page)
         return page
+
+
+def _new_run_values(
+    run_name: str | None,
+    parent_run_id: str | None,
+    kind: str,
+    flow_run_id: str | None,
+    task_run_id: str | None,
+    prefect_name: str | None,
+    source: SourceInfo,
+) -> dict[str, Any]:
+    """The row of a new RUNNING run (names validated), without its experiment id."""
+    if run_name is not None:
+        validate_name(run_name, "Run name")
+    parent = validate_run_id(parent_run_id) if parent_run_id is not None else None
+    run_id = uuid.uuid4().hex
+    return {
+        "id": run_id,
+        "name": run_name or f"run-{run_id[:8]}",
+        "status": RunStatus.RUNNING.value,
+        "kind": kind,
+        "start_time": now_ms(),
+        "end_time": None,
+        "parent_run_id": parent,
+        "error": None,
+        "attempts": 1,
+        "flow_run_id": flow_run_id,
+        "task_run_id": task_run_id,
+        "prefect_name": prefect_name,
+        "source_commit": source.commit,
+        "source_dirty": source.dirty,
+        "entrypoint": source.entrypoint,
+        "user": source.user,
+        "host": source.host,
+        "python_version": source.python_version,
+        "package_versions": json.dumps(source.packages),
+    }
+
+
+def _validated_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
+    return {validate_key(k, "Tag key"): tag_value_to_str(k, v) for k, v in (tags or {}).items()}
+
+
+def _run_from_values(
+    values: dict[str, Any], experiment: str, source: SourceInfo, params: dict[str, str], tags: dict[str, str]
+) -> Run:
+    """The Run just created from its row ``values``."""
+    return Run(
+        id=values["id"],
+        experiment_id=values["experiment_id"],
+        experiment_name=experiment,
+        name=values["name"],
+        status=RunStatus.RUNNING,
+        start_time=ms_to_datetime(values["start_time"]),  # type: ignore[arg-type]
+        end_time=None,
+        parent_run_id=values["parent_run_id"],
+        kind=values["kind"],
+        flow_run_id=values["flow_run_id"],
+        task_run_id=values["task_run_id"],
+        prefect_name=values["prefect_name"],
+        source_commit=source.commit,
+        source_dirty=source.dirty,
+        entrypoint=source.entrypoint,
+        user=source.user,
+        host=source.host,
+        python_version=source.python_version,
+        package_versions=dict(source.packages),
+        params=dict(sorted(params.items())),
+        tags=dict(sorted(tags.items())),
+    )
 
 
 def _parse_status(status: RunStatus | str) -> RunStatus:

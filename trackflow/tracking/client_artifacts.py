@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from trackflow.exceptions import IntegrityError, InvalidInputError, NotFoundError
 from trackflow.tracking.buffer import WriteBuffer
 from trackflow.tracking.entities import Artifact, Dataset, RunDataset, now_ms
 from trackflow.tracking.store.base import TrackingStore
 from trackflow.tracking.validation import validate_name, validate_run_id
+
+if TYPE_CHECKING:
+    from trackflow.tracking.artifacts import ArtifactStore
 
 __all__ = ["ArtifactsMixin", "DATASET_ROLES"]
 
@@ -25,13 +28,13 @@ class ArtifactsMixin:
     _store: TrackingStore
     _buffer: WriteBuffer
     artifact_root: str
-    _artifact_store: Any
+    _artifact_store: ArtifactStore | None
 
     def _known_run(self, run_id: str) -> str:  # provided by LoggingMixin
         raise NotImplementedError
 
     @property
-    def artifacts(self) -> Any:
+    def artifacts(self) -> ArtifactStore:
         """The :class:`~trackflow.tracking.artifacts.ArtifactStore` under ``artifact_root``."""
         if self._artifact_store is None:
             from trackflow.tracking.artifacts import ArtifactStore
@@ -182,7 +185,7 @@ class ArtifactsMixin:
         data = self.artifacts.read_bytes(f"{validate_run_id(run_id)}/{records[0].path}")
         if hashlib.sha256(data).hexdigest() != records[0].sha256:
             raise IntegrityError(f"Artifact {path!r} of run {run_id} does not match its recorded sha256.")
-        return data  # type: ignore[no-any-return]
+        return data
 
     def download_artifacts(self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None) -> Path:
         """Copy a run's artifact file or folder ``path`` into ``dst_path`` (a temp dir by default).
@@ -243,7 +246,7 @@ class ArtifactsMixin:
                 num_columns=fp.num_columns, profile=fp.profile, source=fp.source, size_bytes=fp.size_bytes,
             )
             tx.create_edges([{**edge, "run_id": run_id, "name": name, "created_at": now_ms()}])
-        return dataset  # type: ignore[no-any-return]
+        return dataset
 
     def get_datasets(self, run_id: str, *, role: str | None = None) -> list[RunDataset]:
         """Datasets a run used (``input``) or produced (``output``), in logging order."""

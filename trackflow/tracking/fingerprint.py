@@ -153,7 +153,7 @@ def _fingerprint_frame(
     levels = [pd.Series(df.index.get_level_values(i), copy=False) for i in range(df.index.nlevels)]
     meta: dict[str, list[Any]] = {"index": [], "columns": []}
     digests: list[bytes] = []
-    for part, items in (("index", zip(df.index.names, levels)), ("columns", df.items())):
+    for part, items in (("index", zip(df.index.names, levels, strict=True)), ("columns", df.items())):
         for name, col in items:
             kind = _canonical_kind(col)
             meta[part].append([_canon_label(name), kind])
@@ -203,7 +203,8 @@ def _series_digest(col: pd.Series, kind: str) -> bytes:
     if kind != "object":  # object cells (lists, dicts, mixed types) hash by type:repr
         try:
             if kind == "string":  # one representation whatever the string storage
-                values = col.to_numpy(dtype=object, na_value=None)
+                # pandas-stubs leave None out of na_value's type; pandas takes it (missing -> None)
+                values = col.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
                 col = pd.Series(values, dtype=object, copy=False)
             elif kind.startswith(("datetime64", "timedelta64")):
                 col = _as_ns(col)
@@ -214,13 +215,14 @@ def _series_digest(col: pd.Series, kind: str) -> bytes:
         reprs = [_tagged_repr(v) for v in col.to_numpy(dtype=object)]
         col = pd.Series(np.array(reprs, dtype=object), dtype=object, copy=False)
         hashes = hash_pandas_object(col, index=False, hash_key=_HASH_KEY).to_numpy()
-    h.update(np.ascontiguousarray(hashes, dtype="<u8"))
+    h.update(np.ascontiguousarray(hashes, dtype="<u8").data)
     return h.digest()
 
 
 def _as_ns(col: pd.Series) -> pd.Series:
     try:
-        return col.dt.as_unit("ns")
+        as_ns: pd.Series = col.dt.as_unit("ns")
+        return as_ns
     except (ValueError, OverflowError):  # outside the ns range: keep the native unit
         return col
 
@@ -322,7 +324,7 @@ def _fingerprint_array(
     else:
         flat = np.ascontiguousarray(arr).reshape(-1)
         try:
-            h.update(flat.view(np.uint8))
+            h.update(flat.view(np.uint8).data)
         except (TypeError, ValueError):  # zero itemsize and similar oddities
             h.update(flat.tobytes())
     table = arr.ndim == 2 and arr.dtype.names is None

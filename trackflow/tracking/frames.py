@@ -33,6 +33,8 @@ def runs_to_frame(runs: Sequence[Run]) -> pd.DataFrame:
         records.append(record)
     frame = pd.DataFrame.from_records(records)
     if frame.empty:
-        return pd.DataFrame(columns=list(_ATTRIBUTES))
+        empty: pd.DataFrame = pd.DataFrame(columns=list(_ATTRIBUTES))
+        return empty
     data_columns = sorted(c for c in frame.columns if c not in _ATTRIBUTES)
-    return frame[[*_ATTRIBUTES, *data_columns]]
+    ordered: pd.DataFrame = frame[[*_ATTRIBUTES, *data_columns]]
+    return ordered

@@ -17,7 +17,7 @@ from bisect import bisect_right, insort
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from typing import TYPE_CHECKING
 
 from trackflow.tracking.entities import HIERARCHY
@@ -132,7 +132,7 @@ def layout(graph: LineageGraph) -> Layout:
             order.append(dummy)
             path.append(dummy)
         path.append(v)
-        for a, b in zip(path, path[1:]):
+        for a, b in pairwise(path):
             succ[a].append(b)
             pred[b].append(a)
         paths.append(path)
@@ -166,9 +166,9 @@ def layout(graph: LineageGraph) -> Layout:
     frames = _frames(chains, boxes)
     routes = _routes(links, back, paths, boxes, xs, row_top, row_h)
     for s, _, label in (m for m in merged if m[0] == m[1]):
-        b = boxes[s]
-        cy = b.y + b.height / 2
-        pts = ((b.right, cy - 8), (b.right + 34, cy - 26), (b.right + 34, cy + 26), (b.right, cy + 8))
+        box = boxes[s]
+        cy = box.y + box.height / 2
+        pts = ((box.right, cy - 8), (box.right + 34, cy - 26), (box.right + 34, cy + 26), (box.right, cy + 8))
         routes.append(EdgeRoute(s, s, label, pts, loop=True))
     drawn = list(boxes.values()) + list(frames.values())
     right = [b.right for b in drawn] + [r.points[1][0] + text_width(r.label, 5.6) + 12 for r in routes if r.loop]
@@ -225,7 +225,7 @@ def _select(graph: LineageGraph) -> tuple[list[str], Chains, int]:
         for a, b in [(e.source, e.target) for e in present] + list(groups.items()):
             adjacent.setdefault(a, []).append(b)
             adjacent.setdefault(b, []).append(a)
-        seen, queue, rank = {graph.root}, deque([graph.root]), {}
+        seen, queue, rank = {graph.root}, deque([graph.root]), dict[str, int]()
         while queue:
             n = queue.popleft()
             rank[n] = len(rank)
@@ -319,7 +319,10 @@ def _order_rows(rows: Rows, pred: Links, succ: Links, chains: Chains) -> Rows:
     """Barycenter sweeps down and up; the order with the fewest crossings wins."""
 
     def sort(row: list[str], bary: dict[str, float]) -> list[str]:  # groups stay together
-        first, total, count, head = {n: i for i, n in enumerate(row)}, {}, {}, {}
+        first = {n: i for i, n in enumerate(row)}
+        total: dict[str, float] = {}
+        count: dict[str, int] = {}
+        head: dict[str, int] = {}
         for n in row:
             for g in chains[n]:
                 total[g], count[g] = total.get(g, 0.0) + bary[n], count.get(g, 0) + 1
@@ -350,8 +353,8 @@ def _order_rows(rows: Rows, pred: Links, succ: Links, chains: Chains) -> Rows:
 
 def _crossings(rows: Rows, succ: Links) -> int:
     total = 0
-    for upper, lower in zip(rows, rows[1:]):
-        pos, seen = {n: i for i, n in enumerate(lower)}, []
+    for upper, lower in pairwise(rows):
+        pos, seen = {n: i for i, n in enumerate(lower)}, list[int]()
         for _, b in sorted((i, pos[m]) for i, n in enumerate(upper) for m in succ[n] if m in pos):
             total += len(seen) - bisect_right(seen, b)
             insort(seen, b)
@@ -368,24 +371,28 @@ def _place_x(rows: Rows, pred: Links, succ: Links, size: Sizes, chains: Chains,
         return (size[a][0] + size[b][0]) / 2 + gap + _PAD * frames + loops.get(a, 0.0)
 
     x: dict[str, float] = {}
-    offsets = [list(accumulate((sep(a, b) for a, b in zip(row, row[1:])), initial=0.0)) for row in rows]
-    for row, offs in zip(rows, offsets):
-        x.update({n: o - offs[-1] / 2 for n, o in zip(row, offs)})
+    offsets = [list(accumulate((sep(a, b) for a, b in pairwise(row)), initial=0.0)) for row in rows]
+    for row, offs in zip(rows, offsets, strict=True):
+        x.update({n: o - offs[-1] / 2 for n, o in zip(row, offs, strict=False)})
     for it in range(_X_ITERATIONS):
         final, down = it >= _X_ITERATIONS - 2, it % 2 == 0
         for r in range(len(rows)) if down else range(len(rows) - 1, -1, -1):
-            row, offs, desired, weights = rows[r], offsets[r], [], []
-            for n in row:
+            row, offs, weights = rows[r], offsets[r], []
+            known: dict[int, float] = {}  # position in the row -> desired x, for nodes with neighbours
+            for k, n in enumerate(row):
                 ns = [x[m] for m in (pred[n] + succ[n] if final else pred[n] if down else succ[n])]
-                desired.append(sum(ns) / len(ns) if ns else None)
+                if ns:
+                    known[k] = sum(ns) / len(ns)
                 weights.append((3.0 if n.startswith("\x00") else 1.0) if ns else 0.2)
-            known = [k for k, d in enumerate(desired) if d is not None]
-            for k, d in enumerate(desired):  # nodes without neighbours keep close to the others
-                if d is None:
-                    j = max((i for i in known if i < k), default=min(known, default=None))
-                    desired[k] = x[row[k]] if j is None else desired[j] + offs[k] - offs[j]
-            fitted = _isotonic([d - o for d, o in zip(desired, offs)], weights)
-            x.update({n: y + o for n, y, o in zip(row, fitted, offs)})
+            desired: list[float] = []
+            for k in range(len(row)):  # nodes without neighbours keep close to the others
+                if k in known:
+                    desired.append(known[k])
+                    continue
+                j = max((i for i in known if i < k), default=min(known, default=None))
+                desired.append(x[row[k]] if j is None else known[j] + offs[k] - offs[j])
+            fitted = _isotonic([d - o for d, o in zip(desired, offs, strict=False)], weights)
+            x.update({n: y + o for n, y, o in zip(row, fitted, offs, strict=False)})
     for row in rows:  # straighten near-vertical single links
         for i, n in enumerate(row):
             t = x[pred[n][0]] if len(pred[n]) == 1 else x[n]
@@ -401,7 +408,7 @@ def _place_x(rows: Rows, pred: Links, succ: Links, size: Sizes, chains: Chains,
 def _isotonic(targets: list[float], weights: list[float]) -> list[float]:
     """Pool-adjacent-violators: the non-decreasing sequence closest to ``targets``."""
     blocks: list[list[float]] = []
-    for t, w in zip(targets, weights):
+    for t, w in zip(targets, weights, strict=True):
         blocks.append([t, w, 1])
         while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
             (m2, w2, c2), (m1, w1, c1) = blocks.pop(), blocks.pop()
@@ -481,7 +488,7 @@ def _routes(links: list[tuple[str, str, str]], back: set[int], paths: Rows, boxe
 
 
 def _common(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
-    return a[: next((i for i, (p, q) in enumerate(zip(a, b)) if p != q), min(len(a), len(b)))]
+    return a[: next((i for i, (p, q) in enumerate(zip(a, b, strict=False)) if p != q), min(len(a), len(b)))]
 
 
 def _node_size(node: LineageNode) -> tuple[float, float]:

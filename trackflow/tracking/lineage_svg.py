@@ -13,7 +13,17 @@ from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from trackflow.tracking.lineage_layout import (
-    MARGIN, Box, EdgeRoute, Layout, Point, clean_text, kind_text, layout, node_text, text_width, truncate,
+    MARGIN,
+    Box,
+    EdgeRoute,
+    Layout,
+    Point,
+    clean_text,
+    kind_text,
+    layout,
+    node_text,
+    text_width,
+    truncate,
 )
 
 if TYPE_CHECKING:

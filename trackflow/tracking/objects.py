@@ -23,8 +23,12 @@ _lock = threading.Lock()
 def remember_ref(obj: Any, ref: str) -> None:
     """Remember that ``obj`` was recorded as lineage node ``ref`` (ignored if not weak-referenceable)."""
     ident = id(obj)
+
+    def gone(_ref: weakref.ref[Any], ident: int = ident) -> None:
+        _drop(ident)
+
     try:
-        watcher = weakref.ref(obj, lambda _gone, ident=ident: _drop(ident))
+        watcher = weakref.ref(obj, gone)
     except TypeError:
         return
     with _lock:

@@ -35,10 +35,9 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from collections.abc import Sequence
-from typing import Union
 
 from trackflow.exceptions import InvalidInputError
 
@@ -47,8 +46,8 @@ __all__ = [
     "parse_filter", "parse_order_by", "encode_page_token", "decode_page_token",
 ]  # fmt: skip
 
-Scalar = Union[str, float, int]
-Value = Union[str, float, int, tuple[Union[str, float, int], ...]]
+Scalar = str | float | int
+Value = str | float | int | tuple[str | float | int, ...]
 
 ENTITIES: tuple[str, ...] = ("metrics", "params", "tags", "attributes")
 """Canonical entity names used in :class:`Comparison` and :class:`OrderBy`."""
@@ -118,7 +117,7 @@ class Or:
     items: tuple[Expr, ...]
 
 
-Expr = Union[Comparison, And, Or]
+Expr = Comparison | And | Or
 
 
 @dataclass(frozen=True)
@@ -339,6 +338,7 @@ class _Parser:
         return Comparison(entity, key, op, checked)
 
     def check_operator(self, entity: str, key: str, op: str, token: _Token) -> None:
+        allowed: tuple[str, ...]
         if _is_numeric(entity, key):
             allowed = _NUMERIC_OPS
         elif entity == "attributes" and key == "status":

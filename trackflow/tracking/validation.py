@@ -119,13 +119,16 @@ def metric_value_to_float(key: str, value: Any) -> float:
 
 def validate_step(key: str, step: Any) -> int:
     """A metric step: an integer (NumPy integers accepted) within +/-2**62, 0 by default."""
-    if type(step) is not int:  # the common case skips the slower ABC check
+    value: int
+    if type(step) is int:  # the common case skips the slower ABC check
+        value = step
+    else:
         if isinstance(step, bool) or not isinstance(step, numbers.Integral):
             raise InvalidInputError(f"Metric {key!r} step must be an integer, got {step!r}.")
-        step = int(step)
-    if not -MAX_STEP <= step <= MAX_STEP:
-        raise InvalidInputError(f"Metric {key!r} step {step} is out of range (+/-2**62).")
-    return step
+        value = int(step)
+    if not -MAX_STEP <= value <= MAX_STEP:
+        raise InvalidInputError(f"Metric {key!r} step {value} is out of range (+/-2**62).")
+    return value
 
 
 def validate_note_kind(kind: Any) -> NoteKind:

@@ -27,10 +27,11 @@ the ``(run_id, key)`` primary keys.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import QueryableAttribute, aliased
 
 from trackflow.exceptions import InvalidInputError
 from trackflow.tracking.search import And, Comparison, Expr, Or, OrderBy
@@ -44,7 +45,7 @@ _KEYED_TABLES: dict[str, Any] = {
     "tags": TagRow,
 }
 
-_RUN_COLUMNS: dict[str, Any] = {
+_RUN_COLUMNS: dict[str, QueryableAttribute[Any]] = {
     "status": RunRow.status,
     "run_name": RunRow.name,
     "start_time": RunRow.start_time,
@@ -58,7 +59,7 @@ _RUN_COLUMNS: dict[str, Any] = {
 _NULLABLE_ATTRIBUTES = frozenset({"end_time", "parent_run_id", "flow_run_id", "task_run_id"})
 
 
-def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+def _compare(column: QueryableAttribute[Any], op: str, value: object) -> ColumnElement[bool]:
     """``column <op> :value`` with the value bound."""
     if op == "=":
         return column == value
