@@ -68,7 +68,7 @@ def test_db_upgrade_and_current(tracking_home: Path, capsys: pytest.CaptureFixtu
     code, out, _ = invoke(["db", "upgrade"], capsys)
     assert code == 0 and "already at revision" in out
     code, out, _ = invoke(["db", "current"], capsys)
-    assert code == 0 and "current: 0003" in out
+    assert code == 0 and "current: 0004" in out
 
 
 def test_console_script_runs(tracking_home: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,7 @@ def test_a_tampered_payload_is_refused(client: Client, model: Any, frame: pd.Dat
         with pytest.raises(IntegrityError):
             load_model(uri, client=client)
     rewrite_payload(client, version, bytes(data))  # manifest updated too: the registry's digest still catches it
-    with pytest.raises(IntegrityError, match="expected"):
+    with pytest.raises(IntegrityError, match="model.skops .*the registry recorded"):
         load_model("models:/m@champion", client=client)
     with pytest.raises(IntegrityError):  # and a tampered package is not registered again
         registry.create_version("m", source=version.source)
@@ -148,3 +149,112 @@ def test_a_malicious_pickle_never_runs_through_the_registry(client: Client, mode
         with pytest.raises((IntegrityError, UnsafeModelError)):
             load_model(registered.uri, client=client, allow_unsafe=allow_unsafe)
     assert not marker.exists()
+
+
+# ---------------------------------------------------------------- the whole package is verified
+
+MANIFEST = "trackflow-model.yaml"
+
+
+def _reverse_signature_columns(manifest: dict[str, Any]) -> None:
+    manifest["signature"]["inputs"] = list(reversed(manifest["signature"]["inputs"]))
+
+
+def _delete_signature(manifest: dict[str, Any]) -> None:
+    manifest["signature"] = None
+
+
+def _change_requirements(manifest: dict[str, Any]) -> None:
+    manifest["requirements"] = [*manifest["requirements"], "evil-package==6.6.6"]
+
+
+def edit_manifest(client: Client, version: Any, edit: Callable[[dict[str, Any]], None]) -> bytes:
+    """Edit trackflow-model.yaml of the version's package in the artifact store; return the original bytes."""
+    path = client.artifacts.local_path(f"{version.run_id}/model") / MANIFEST
+    original = path.read_bytes()
+    manifest = yaml.safe_load(original)
+    edit(manifest)
+    path.write_text(yaml.safe_dump(manifest, sort_keys=False))
+    assert path.read_bytes() != original
+    return original
+
+
+@pytest.mark.parametrize("edit", [_reverse_signature_columns, _delete_signature, _change_requirements])
+def test_a_tampered_manifest_is_refused(
+    client: Client, model: Any, frame: pd.DataFrame, edit: Callable[[dict[str, Any]], None]
+) -> None:
+    registry = client.registry
+    version = registry.register_model(model, "m", run_id=client.create_run("e").id, input_example=frame.head(3))
+    registry.set_alias("m", "champion", version.version)
+    assert version.package_files is not None and version.package_files[MANIFEST]
+    original = edit_manifest(client, version, edit)
+    for uri in ["models:/m@champion", "models:/m/1", "models:/m/latest", f"runs:/{version.run_id}/model"]:
+        with pytest.raises(IntegrityError, match=MANIFEST):
+            load_model(uri, client=client)
+    with pytest.raises(IntegrityError, match=MANIFEST):  # nor registered again
+        registry.create_version("m", source=version.source)
+    assert [v.version for v in registry.list_versions("m")] == [1]
+    (client.artifacts.local_path(f"{version.run_id}/model") / MANIFEST).write_bytes(original)
+    assert (load_model("models:/m@champion", client=client).predict(frame) == model.predict(frame)).all()
+
+
+def test_every_file_of_the_package_is_recorded_and_checked(client: Client, model: Any, frame: pd.DataFrame) -> None:
+    registry = client.registry
+    version = registry.register_model(model, "m", run_id=client.create_run("e").id, input_example=frame.head(3))
+    assert version.package_files is not None
+    assert set(version.package_files) == {
+        MANIFEST, "model.skops", "input_example.json", "requirements.txt", "python_env.yaml", "MLmodel"
+    }
+    assert registry.get_version("m", 1).package_files == version.package_files
+    package = client.artifacts.local_path(f"{version.run_id}/model")
+    for record in client.list_artifacts(version.run_id, "model"):
+        assert version.package_files[record.path.split("/", 1)[1]] == record.sha256
+    requirements = (package / "requirements.txt").read_bytes()
+    (package / "requirements.txt").write_bytes(requirements + b"evil-package\n")
+    with pytest.raises(IntegrityError, match="requirements.txt"):
+        load_model("models:/m/1", client=client)
+    (package / "requirements.txt").write_bytes(requirements)
+    (package / "MLmodel").unlink()
+    with pytest.raises(IntegrityError, match="MLmodel is missing"):
+        load_model("models:/m/1", client=client)
+    (package / "MLmodel").write_bytes(b"")
+    with pytest.raises(IntegrityError, match="MLmodel"):
+        load_model("models:/m/1", client=client)
+
+
+def test_an_added_file_is_refused(client: Client, model: Any) -> None:
+    version = client.registry.register_model(model, "m", run_id=client.create_run("e").id)
+    (client.artifacts.local_path(f"{version.run_id}/model") / "sitecustomize.py").write_text("import os\n")
+    for uri in ["models:/m/1", f"runs:/{version.run_id}/model"]:
+        with pytest.raises(IntegrityError, match="not logged with it: sitecustomize.py"):
+            load_model(uri, client=client)
+
+
+def test_a_relogged_manifest_does_not_change_a_registered_version(
+    client: Client, model: Any, frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Logging the run's artifact again updates the run's records, not the registry's."""
+    version = client.registry.register_model(model, "m", run_id=client.create_run("e").id, input_example=frame)
+    edit_manifest(client, version, _reverse_signature_columns)
+    tampered = tmp_path / MANIFEST
+    tampered.write_bytes((client.artifacts.local_path(f"{version.run_id}/model") / MANIFEST).read_bytes())
+    client.log_artifact(version.run_id, tampered, "model")  # the run's record now agrees with the file
+    with pytest.raises(IntegrityError, match=f"{MANIFEST} .*the registry recorded"):
+        load_model("models:/m/1", client=client)
+
+
+def test_versions_registered_before_are_checked_against_the_logged_files(
+    client: Client, model: Any, frame: pd.DataFrame
+) -> None:
+    registry = client.registry
+    version = registry.register_model(model, "old", run_id=client.create_run("e").id, input_example=frame.head(3))
+    with registry._store.transaction() as tx:  # as registered before 0004: no file digests
+        tx.update_model_version("old", 1, {"package_files_json": None})
+    old = registry.get_version("old", 1)
+    assert old.package_files is None and old.payload_sha256 == version.payload_sha256
+    assert (load_model("models:/old/1", client=client).predict(frame) == model.predict(frame)).all()
+    original = edit_manifest(client, old, _delete_signature)
+    with pytest.raises(IntegrityError, match=f"{MANIFEST} .*the run recorded"):
+        load_model("models:/old/1", client=client)
+    (client.artifacts.local_path(f"{old.run_id}/model") / MANIFEST).write_bytes(original)
+    assert (load_model("models:/old/1", client=client).predict(frame) == model.predict(frame)).all()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 import typer
 
 __all__ = ["register", "serve_command"]
+
+_MIB = 1024 * 1024
 
 
 def serve_command(
@@ -14,6 +18,15 @@ def serve_command(
     poll_interval: float = typer.Option(5.0, "--poll-interval", help="Seconds between checks for a new version."),
     record: bool = typer.Option(True, "--record/--no-record", help="Record the deployment in the registry."),
     allow_unsafe: bool = typer.Option(False, "--allow-unsafe", help="Allow pickle payloads (trusted models only)."),
+    max_body_bytes: int = typer.Option(16 * _MIB, "--max-body-bytes",
+                                       help="Largest request body in bytes; larger ones get a 413 unread."),
+    max_rows: int = typer.Option(100_000, "--max-rows", help="Most rows per request; more get a 413."),
+    timeout: float = typer.Option(60.0, "--timeout",
+                                  help="Seconds to receive a request body (408) and to score it (503)."),
+    token: Optional[str] = typer.Option(  # noqa: UP007, UP045 - typer needs Optional on 3.10
+        None, "--token", envvar="TRACKFLOW_SERVE_TOKEN", show_envvar=True,
+        help="Require 'Authorization: Bearer TOKEN' on every path but /health and /ping. "
+             "Prefer the environment variable (arguments are visible to other users in ps)."),
 ) -> None:
     """Serve a model: POST /invocations, GET /health, GET /metadata.
 
@@ -22,9 +35,11 @@ def serve_command(
     """
     from trackflow.deployments.serving import serve
 
-    typer.echo(f"Serving {model_uri} on http://{host}:{port} (POST /invocations, GET /health, GET /metadata); "
-               f"following it every {poll_interval:g} s.")
-    serve(model_uri, host=host, port=port, poll_interval=poll_interval, allow_unsafe=allow_unsafe, record=record)
+    auth = "token required" if token is not None else "no token"
+    typer.echo(f"Serving {model_uri} on http://{host}:{port} (POST /invocations, GET /health, GET /metadata; "
+               f"{auth}); following it every {poll_interval:g} s.")
+    serve(model_uri, host=host, port=port, poll_interval=poll_interval, allow_unsafe=allow_unsafe, record=record,
+          max_body_bytes=max_body_bytes, max_rows=max_rows, timeout=timeout, token=token)
 
 
 def register(app: typer.Typer) -> None:

@@ -35,12 +35,24 @@ class LaunchResult:
 
 
 def load_flow(entrypoint: str, *, base_dir: Path | None = None) -> Any:
-    """The Prefect flow at ``module:name`` or ``path/file.py:name`` (relative to ``base_dir``)."""
+    """The Prefect flow at ``module:name`` or ``path/file.py:name`` (relative to ``base_dir``).
+
+    With ``base_dir`` (a spec's folder) the entrypoint must stay inside it or name an allowed
+    module (:func:`~trackflow.deployments.spec.flow_entrypoint_problem`); nothing is imported
+    or executed otherwise.
+    """
     from prefect import Flow
 
     target, colon, name = entrypoint.rpartition(":")
     if not colon or not target or not name:
         raise InvalidInputError(f"Flow entrypoint {entrypoint!r} must be 'package.module:flow' or 'file.py:flow'.")
+    if base_dir is not None:  # a spec's flow: it may not leave the spec's folder (checked before importing)
+        from trackflow.deployments.spec import flow_entrypoint_problem
+
+        problem = flow_entrypoint_problem(entrypoint, base_dir)
+        if problem is not None:
+            raise InvalidInputError(problem, hint="Put the flow file inside the spec's folder, or allow its module "
+                                    "with TRACKFLOW_ALLOWED_FLOW_MODULES=<module prefix,...>.")
     if entrypoint in _TRAINING_ALIASES:
         from trackflow.flows.pipelines import training_pipeline
 
@@ -147,15 +159,17 @@ def run_flow(
 
 def run_spec(spec: Any, overrides: Mapping[str, Any] | None = None) -> LaunchResult:
     """Run a :class:`~trackflow.deployments.spec.PipelineSpec` once, with ``-P`` overrides."""
+    from trackflow.tasks.data import data_roots
     from trackflow.tracked.provenance import SPEC_NAME_TAG, SPEC_TAG
 
     flow = load_flow(spec.flow, base_dir=spec.directory)
-    parameters = check_flow_parameters(flow, spec.flow_parameters(overrides), spec=spec)
-    entry = spec.flow
-    target, _, name = entry.rpartition(":")
-    if target.endswith(".py") and not Path(target).is_absolute():
-        entry = f"{(spec.directory / target).resolve()}:{name}"
-    tags = {SPEC_NAME_TAG: spec.name}
-    if spec.path is not None:
-        tags[SPEC_TAG] = str(spec.path)
-    return run_flow(flow, parameters, entrypoint=entry, experiment=spec.experiment, tags=tags)
+    with data_roots(spec.directory):  # the run's load task checks `data` against the spec's folder too
+        parameters = check_flow_parameters(flow, spec.flow_parameters(overrides), spec=spec)
+        entry = spec.flow
+        target, _, name = entry.rpartition(":")
+        if target.endswith(".py") and not Path(target).is_absolute():
+            entry = f"{(spec.directory / target).resolve()}:{name}"
+        tags = {SPEC_NAME_TAG: spec.name}
+        if spec.path is not None:
+            tags[SPEC_TAG] = str(spec.path)
+        return run_flow(flow, parameters, entrypoint=entry, experiment=spec.experiment, tags=tags)

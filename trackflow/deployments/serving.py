@@ -13,6 +13,14 @@
 ``GET /metadata``
     name, version, stage, aliases, run, signature and when the version was loaded.
 
+Limits (see :mod:`.serving_guard`): a body over ``max_body_bytes`` (16 MiB) is a 413
+answered before it is read into memory; more than ``max_rows`` rows is a 413 naming the
+limit; a body that does not arrive, or a prediction that does not finish, within
+``timeout`` seconds is a 408 / 503. Every malformed payload (bad JSON, numbers out of
+range, a bad ``dataframe_split`` index, ...) is a 4xx whose message names the problem.
+With a ``token``, every path but ``/health`` and ``/ping`` needs ``Authorization: Bearer
+<token>`` (401 otherwise).
+
 The server follows the URI: a background thread re-resolves it every ``poll_interval``
 seconds and, when it names another version, loads that version (verified against its
 recorded sha256) and swaps it in with one reference assignment. A request reads the
@@ -23,8 +31,10 @@ serving. ``models:/<name>@<stage>`` follows the stage when no alias of that name
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from trackflow.deployments.serving_guard import DEFAULT_MAX_BODY_BYTES, RequestGuard, is_loopback
 from trackflow.exceptions import InvalidInputError, NotFoundError, TrackflowError
 
 if TYPE_CHECKING:
@@ -39,13 +50,32 @@ if TYPE_CHECKING:
     from trackflow.registry.model_format import PackagedModel
     from trackflow.tracking.client import Client
 
-__all__ = ["ServedModel", "ModelServer", "parse_payload", "create_app", "serve"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_ROWS",
+    "DEFAULT_TIMEOUT",
+    "ServedModel",
+    "ModelServer",
+    "TooManyRowsError",
+    "parse_body",
+    "parse_payload",
+    "exposure_warning",
+    "create_app",
+    "serve",
+]
 
 logger = logging.getLogger("trackflow.serving")
 _PAYLOAD_HINT = (
     'Send [{"col": value, ...}, ...], {"dataframe_records": [...]} or '
     '{"dataframe_split": {"columns": [...], "data": [[...], ...]}}.'
 )
+DEFAULT_MAX_ROWS = 100_000
+DEFAULT_TIMEOUT = 60.0
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+class TooManyRowsError(InvalidInputError):
+    """The request has more rows than the server's ``max_rows`` (answered with a 413)."""
 
 
 @dataclass(frozen=True)
@@ -58,11 +88,77 @@ class ServedModel:
     deployment_id: str | None = None
 
 
-def parse_payload(payload: Any) -> Any:
-    """The model input in a request body (records, split frame, instances); 422-worthy errors raise."""
+def _short(text: str) -> str:
+    return text if len(text) <= 24 else f"{text[:12]}...{text[-6:]} ({len(text)} characters)"
+
+
+def _parse_int(text: str) -> int:
+    digits = text.lstrip("-")
+    value = int(text) if len(digits) <= 20 else None
+    if value is None or not _INT64_MIN <= value <= _INT64_MAX:
+        raise InvalidInputError(f"The number {_short(text)} is out of range: integers must fit in 64 bits "
+                                f"({_INT64_MIN} to {_INT64_MAX}).", hint="Send large values as floats (1e30).")
+    return value
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise InvalidInputError(f"The number {_short(text)} is out of range for a 64-bit float (about 1.8e308).",
+                                hint=_PAYLOAD_HINT)
+    return value
+
+
+def parse_body(body: bytes) -> Any:
+    """The JSON document in a request body; bad JSON, numbers out of range or too deep nesting raise."""
+    if not body.strip():
+        raise InvalidInputError("The request body is empty: send a JSON document.", hint=_PAYLOAD_HINT)
+    try:
+        return json.loads(body, parse_int=_parse_int, parse_float=_parse_float)
+    except InvalidInputError:
+        raise
+    except RecursionError:
+        raise InvalidInputError("The request body is not valid JSON: it is nested too deeply.",
+                                hint=_PAYLOAD_HINT) from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise InvalidInputError(f"The request body is not valid JSON: {exc}", hint=_PAYLOAD_HINT) from None
+
+
+def _check_rows(count: int, max_rows: int | None) -> None:
+    if max_rows is not None and count > max_rows:
+        raise TooManyRowsError(f"The request has {count} rows; this server accepts at most {max_rows} rows per "
+                               f"request (--max-rows).", hint="Split the input into smaller requests.")
+
+
+def _row_count(value: Any) -> int:
+    if isinstance(value, dict):  # columnar: {"col": [values...]}
+        return max((len(v) for v in value.values() if isinstance(v, list)), default=1)
+    return len(value) if isinstance(value, list) else 1
+
+
+def _split_index(index: Any, rows: int) -> list[Any] | None:
+    if index is None:
+        return None
+    if not isinstance(index, list):
+        raise InvalidInputError(f"dataframe_split.index must be a list with one label per row, got "
+                                f"{type(index).__name__}.", hint=_PAYLOAD_HINT)
+    if len(index) != rows:
+        raise InvalidInputError(f"dataframe_split.index has {len(index)} labels but data has {rows} rows: "
+                                f"give one label per row (or leave index out).", hint=_PAYLOAD_HINT)
+    if not all(isinstance(i, (str, int, float)) and not isinstance(i, bool) for i in index):
+        raise InvalidInputError("dataframe_split.index labels must be strings or numbers.", hint=_PAYLOAD_HINT)
+    return index
+
+
+def parse_payload(payload: Any, *, max_rows: int | None = None) -> Any:
+    """The model input in a request body (records, split frame, instances); 4xx-worthy errors raise.
+
+    More than ``max_rows`` rows raises :class:`TooManyRowsError`.
+    """
     import pandas as pd
 
     if isinstance(payload, list):
+        _check_rows(len(payload), max_rows)
         return payload
     if not isinstance(payload, dict):
         raise InvalidInputError(f"The request body must be a JSON list or object, got {type(payload).__name__}.",
@@ -77,6 +173,7 @@ def parse_payload(payload: Any) -> Any:
         if not isinstance(value, (list, dict)):
             raise InvalidInputError(f"{keys[0]} must be a list of records, got {type(value).__name__}.",
                                     hint=_PAYLOAD_HINT)
+        _check_rows(_row_count(value), max_rows)
         return value
     if not isinstance(value, dict) or not isinstance(value.get("data"), list):
         raise InvalidInputError("dataframe_split must be an object with 'columns' and a 'data' list of rows.",
@@ -85,13 +182,20 @@ def parse_payload(payload: Any) -> Any:
     if columns is not None and (not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)):
         raise InvalidInputError("dataframe_split.columns must be a list of column names.", hint=_PAYLOAD_HINT)
     rows = value["data"]
+    _check_rows(len(rows), max_rows)
     if not rows or not all(isinstance(r, list) for r in rows):
         raise InvalidInputError("dataframe_split.data must be a non-empty list of rows (lists).", hint=_PAYLOAD_HINT)
     widths = {len(r) for r in rows}
     if len(widths) != 1 or (columns is not None and widths != {len(columns)}):
         expected = f"{len(columns)} values (one per column)" if columns is not None else "the same number of values"
         raise InvalidInputError(f"Every row of dataframe_split.data must have {expected}.", hint=_PAYLOAD_HINT)
-    return rows if columns is None else pd.DataFrame(rows, columns=columns, index=value.get("index"))
+    index = _split_index(value.get("index"), len(rows))
+    if columns is None:
+        return rows
+    try:
+        return pd.DataFrame(rows, columns=columns, index=index)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidInputError(f"dataframe_split could not be read as a table: {exc}", hint=_PAYLOAD_HINT) from None
 
 
 def _jsonable(values: Any) -> list[Any]:
@@ -238,15 +342,15 @@ class ModelServer:
 
     # ---- answers --------------------------------------------------------------------
 
-    def predict(self, payload: Any) -> dict[str, Any]:
-        """``{"predictions": [...]}`` for a request body; bad input raises InvalidInputError."""
+    def predict(self, payload: Any, *, max_rows: int | None = None) -> dict[str, Any]:
+        """``{"predictions": [...]}`` for a parsed request body; bad input raises InvalidInputError."""
         served = self.current  # read the reference once: a swap never affects this request
-        data = parse_payload(payload)
+        data = parse_payload(payload, max_rows=max_rows)
         try:
             predictions = served.model.predict(data)
         except InvalidInputError:
             raise
-        except (ValueError, KeyError, TypeError) as exc:  # the estimator refused the frame
+        except (ValueError, KeyError, TypeError, OverflowError, IndexError) as exc:  # the estimator refused it
             raise InvalidInputError(f"The model could not score the input: {exc}", hint=_PAYLOAD_HINT) from None
         return {"predictions": _jsonable(predictions)}
 
@@ -285,11 +389,48 @@ def _same(old: ModelVersion | None, new: ModelVersion) -> bool:
     return (old.name, old.version, old.payload_sha256) == (new.name, new.version, new.payload_sha256)
 
 
-def create_app(server: ModelServer, *, poll: bool = True) -> Any:
-    """The FastAPI app of ``server``; with ``poll`` it follows the URI while running."""
-    from fastapi import Body, FastAPI
+def _check_limits(max_body_bytes: int, max_rows: int | None, timeout: float, token: str | None) -> None:
+    if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
+        raise InvalidInputError(f"max_body_bytes must be a positive number of bytes, got {max_body_bytes!r}.")
+    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1):
+        raise InvalidInputError(f"max_rows must be a positive number of rows, got {max_rows!r}.")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
+        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}.")
+    if token is not None and (not isinstance(token, str) or not token.strip() or token != token.strip()
+                              or not token.isascii() or not token.isprintable()):
+        raise InvalidInputError("The token must be a non-empty string of printable ASCII without surrounding "
+                                "spaces.", hint="e.g. export TRACKFLOW_SERVE_TOKEN=$(openssl rand -hex 32)")
+
+
+def exposure_warning(host: str, token: str | None) -> str | None:
+    """The warning printed when the server listens beyond loopback without a token (else None)."""
+    if token is not None or is_loopback(host):
+        return None
+    return (f"WARNING: trackflow serve listens on {host} without a token: anyone who can reach this port can "
+            f"call /invocations and /metadata. Set TRACKFLOW_SERVE_TOKEN (or --token) to require "
+            f"'Authorization: Bearer <token>', or bind to 127.0.0.1.")
+
+
+def create_app(
+    server: ModelServer,
+    *,
+    poll: bool = True,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_rows: int | None = DEFAULT_MAX_ROWS,
+    timeout: float = DEFAULT_TIMEOUT,
+    token: str | None = None,
+) -> Any:
+    """The FastAPI app of ``server``; with ``poll`` it follows the URI while running.
+
+    ``max_body_bytes``, ``max_rows``, ``timeout`` and ``token`` are the limits and the
+    authentication described in the module docstring.
+    """
+    import anyio
+    from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
+
+    _check_limits(max_body_bytes, max_rows, timeout, token)
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
@@ -302,6 +443,7 @@ def create_app(server: ModelServer, *, poll: bool = True) -> Any:
                 server.stop()
 
     app = FastAPI(title=f"trackflow model server: {server.uri}", lifespan=lifespan)
+    app.add_middleware(RequestGuard, max_body_bytes=max_body_bytes, token=token, body_timeout=timeout)
 
     def error(status: int, code: str, exc: Exception, hint: str | None = None) -> JSONResponse:
         return JSONResponse(status_code=status, content={"error_code": code, "message": str(exc),
@@ -310,16 +452,29 @@ def create_app(server: ModelServer, *, poll: bool = True) -> Any:
     @app.exception_handler(RequestValidationError)
     async def _bad_body(_request: Any, exc: RequestValidationError) -> JSONResponse:
         messages = "; ".join(str(e.get("msg")) for e in exc.errors())
-        return error(422, "INVALID_INPUT", ValueError(f"The request body is not valid JSON: {messages}"), _PAYLOAD_HINT)
+        return error(422, "INVALID_INPUT", ValueError(f"The request is not valid: {messages}"), _PAYLOAD_HINT)
 
-    @app.post("/invocations")
-    def invocations(payload: Any = Body(...)) -> Any:  # noqa: B008 - FastAPI's idiom
+    def answer(body: bytes) -> Any:
         try:
-            return server.predict(payload)
+            return server.predict(parse_body(body), max_rows=max_rows)
+        except TooManyRowsError as exc:
+            return error(413, "TOO_MANY_ROWS", exc)
         except InvalidInputError as exc:
             return error(422, "INVALID_INPUT", exc)
         except TrackflowError as exc:
             return error(503, "MODEL_UNAVAILABLE", exc)
+
+    async def invocations(request: Request) -> Any:
+        body = await request.body()  # already read (and bounded) by RequestGuard
+        with anyio.move_on_after(timeout) as scope:
+            return await anyio.to_thread.run_sync(answer, body, abandon_on_cancel=True)
+        assert scope.cancelled_caught
+        return error(503, "TIMEOUT", TimeoutError(f"The prediction did not finish within {timeout:g} s."),
+                     "Send fewer rows per request, or start the server with a larger --timeout.")
+
+    # FastAPI reads the annotation at runtime; Request is imported here, not in the module
+    invocations.__annotations__ = {"request": Request, "return": Any}
+    app.post("/invocations")(invocations)
 
     @app.get("/health")
     @app.get("/ping")
@@ -345,16 +500,28 @@ def serve(
     allow_unsafe: bool = False,
     record: bool = True,
     log_level: str = "info",
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_rows: int | None = DEFAULT_MAX_ROWS,
+    timeout: float = DEFAULT_TIMEOUT,
+    token: str | None = None,
 ) -> None:
-    """Serve ``uri`` until interrupted (loads the model first, so a bad URI fails fast)."""
+    """Serve ``uri`` until interrupted (loads the model first, so a bad URI fails fast).
+
+    Listening beyond loopback without a ``token`` prints a warning to stderr.
+    """
     import uvicorn
 
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         raise InvalidInputError(f"port must be between 1 and 65535, got {port!r}.")
+    _check_limits(max_body_bytes, max_rows, timeout, token)
     server = ModelServer(uri, poll_interval=poll_interval, allow_unsafe=allow_unsafe, target=f"http://{host}:{port}",
                          record=record)
+    app = create_app(server, max_body_bytes=max_body_bytes, max_rows=max_rows, timeout=timeout, token=token)
+    warning = exposure_warning(host, token)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
     server.current  # noqa: B018 - load before binding the port
     try:
-        uvicorn.Server(uvicorn.Config(create_app(server), host=host, port=port, log_level=log_level)).run()
+        uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level)).run()
     finally:
         server.stop()

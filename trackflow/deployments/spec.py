@@ -20,6 +20,14 @@ The file is read with PyYAML's composer so every error names the key *and its li
 file, ``parameters.data`` and ``retrain_on.data_changed``) are relative to the folder
 that holds the spec, as in an MLproject. Nothing here imports Prefect except schedule
 validation, which builds Prefect's own schedule objects.
+
+A spec may come from someone else, so it cannot leave its folder (checked before anything
+is imported or read): a ``flow`` file must resolve inside the spec's folder (symlinks
+followed) and a ``flow`` module must be under ``TRACKFLOW_ALLOWED_FLOW_MODULES``
+(``trackflow.flows`` by default); ``parameters.data`` (also from ``-P``) must be
+``sklearn:<name>``, a path inside the folder or a URL whose scheme is in
+``TRACKFLOW_ALLOWED_DATA_SCHEMES`` (none by default); ``retrain_on.data_changed`` a path
+inside the folder.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import yaml
 
 from trackflow.deployments.specyaml import Checker, compose_with_lines, spec_error
 from trackflow.exceptions import InvalidInputError, NotFoundError
+from trackflow.settings import ENV_PREFIX, data_location_problem, get_settings, is_inside, module_allowed
 
 __all__ = [
     "SPEC_FILE",
@@ -47,6 +56,8 @@ __all__ = [
     "parse_overrides",
     "resolve_data_path",
     "merge_parameters",
+    "flow_entrypoint_problem",
+    "data_problem",
 ]
 
 SPEC_FILE = "trackflow.yaml"
@@ -149,7 +160,8 @@ class PipelineSpec:
         """The flow's call parameters: ``parameters``, the ``model`` section, then ``overrides``.
 
         ``model.name/stage/promote_if`` become ``model_name``/``stage``/``promote_if``;
-        a relative ``data`` path is made absolute against the spec's folder.
+        a relative ``data`` path is made absolute against the spec's folder. A ``data`` that
+        leaves the folder (or a URL whose scheme is not allowed) raises InvalidInputError.
         """
         params = dict(self.parameters)
         if self.model is not None:
@@ -159,6 +171,9 @@ class PipelineSpec:
                     params[param] = value
         params = merge_parameters(params, dict(overrides or {}))
         if isinstance(params.get("data"), str):
+            problem = data_problem(params["data"], self.directory)
+            if problem is not None:
+                raise self.error("parameters.data", problem, hint=_DATA_HINT)
             params["data"] = resolve_data_path(params["data"], self.directory)
         return params
 
@@ -193,11 +208,15 @@ def parse_spec(text: str, *, path: Path | None = None, directory: Path | None = 
         raise check.error("name", f"`name` {name!r} must be 1-100 letters, digits, '_', '.' or '-', starting "
                           "with a letter or digit (it names the Prefect deployment).")
     flow = check.string("flow", values.get("flow")) or DEFAULT_FLOW
-    _check_flow_ref(check, flow)
+    _check_flow_ref(check, flow, base)
     parameters = check.mapping("parameters", values.get("parameters")) or {}
     for key in parameters:
         if not _IDENT.match(key):
             raise check.error(f"parameters.{key}", f"parameter name {key!r} is not a valid Python identifier.")
+    if isinstance(parameters.get("data"), str):
+        problem = data_problem(parameters["data"], base)
+        if problem is not None:
+            raise check.error("parameters.data", problem, hint=_DATA_HINT)
     model = _model(check, values.get("model"), parameters)
     tags = check.string_list("tags", values.get("tags"))
     return PipelineSpec(
@@ -252,13 +271,54 @@ def resolve_data_path(value: str, directory: Path) -> str:
 # ---------------------------------------------------------------------- section checks
 
 
-def _check_flow_ref(check: Checker, flow: str) -> None:
+_DATA_HINT = (f"`data` may be sklearn:<name>, a file inside the spec's folder, or a URL whose scheme is listed in "
+              f"{ENV_PREFIX}ALLOWED_DATA_SCHEMES.")
+
+
+def data_problem(value: str, directory: Path) -> str | None:
+    """Why ``parameters.data`` = ``value`` is refused for a spec in ``directory``, or None.
+
+    Nothing is read: only the path (symlinks followed) or the URL scheme is looked at.
+    """
+    settings = get_settings()
+    problem = data_location_problem(value, (directory,), settings.allowed_data_schemes, base=directory)
+    if problem is None:
+        return None
+    return f"`parameters.data` {value!r} is not allowed: {problem}."
+
+
+def flow_entrypoint_problem(flow: str, directory: Path) -> str | None:
+    """Why a spec in ``directory`` may not run ``flow``, or None (nothing is imported).
+
+    A ``file.py:name`` must resolve inside ``directory`` (symlinks followed); a
+    ``module:name`` must be under ``TRACKFLOW_ALLOWED_FLOW_MODULES`` (``trackflow.flows``).
+    """
     target, colon, attr = flow.rpartition(":")
     if target.endswith(".py") and colon and _IDENT.match(attr):
-        return
+        path = Path(target).expanduser()
+        path = path if path.is_absolute() else directory / path
+        if is_inside(path, (directory,)):
+            return None
+        return (f"`flow` {flow!r} is not allowed: the file {str(path.resolve())!r} is outside the spec's folder "
+                f"{str(directory)!r} (symlinks are followed); a flow file must be inside it.")
     if _MODULE_ENTRY.match(flow):
-        return
-    raise check.error("flow", f"`flow` {flow!r} must be 'package.module:flow_name' or 'path/to/file.py:flow_name'.")
+        module = flow.partition(":")[0]
+        allowed = get_settings().allowed_flow_modules
+        if module_allowed(module, allowed):
+            return None
+        return (f"`flow` {flow!r} is not allowed: module {module!r} is not under an allowed flow module "
+                f"({', '.join(allowed)}).")
+    return f"`flow` {flow!r} must be 'package.module:flow_name' or 'path/to/file.py:flow_name'."
+
+
+_FLOW_HINT = (f"Put the flow file inside the spec's folder, or allow its module with {ENV_PREFIX}ALLOWED_FLOW_MODULES="
+              "<module prefix,...>.")
+
+
+def _check_flow_ref(check: Checker, flow: str, base: Path) -> None:
+    problem = flow_entrypoint_problem(flow, base)
+    if problem is not None:
+        raise check.error("flow", problem, hint=_FLOW_HINT if "not allowed" in problem else None)
 
 
 def _model(check: Checker, value: Any, parameters: Mapping[str, Any]) -> ModelSpec | None:
@@ -332,6 +392,11 @@ def _retrain(check: Checker, value: Any, base: Path) -> RetrainSpec | None:
     path = check.string("retrain_on.data_changed", section.get("data_changed"), required=True)
     if path.startswith("sklearn:") or "://" in path:
         raise check.error("retrain_on.data_changed", "`retrain_on.data_changed` must be a local file path.")
+    if data_location_problem(path, (base,), (), base=base) is not None:
+        target = Path(path).expanduser()
+        shown = (target if target.is_absolute() else base / target).resolve()
+        raise check.error("retrain_on.data_changed", f"`retrain_on.data_changed` {path!r} is not allowed: "
+                          f"{str(shown)!r} is outside the spec's folder {str(base)!r} (symlinks are followed).")
     every = section.get("check_every")
     seconds = DEFAULT_CHECK_EVERY if every is None else check.number(
         "retrain_on.check_every", every, minimum=MIN_CHECK_EVERY, unit="seconds")

@@ -139,7 +139,9 @@ def training_pipeline(
 
     Args:
         data: ``sklearn:<name>`` (breast_cancer, iris, wine, diabetes, digits) or a CSV /
-            parquet path or URL.
+            parquet path or URL. In a deployment run (or ``trackflow run``) a path must be
+            inside the allowed folders and a URL's scheme in ``TRACKFLOW_ALLOWED_DATA_SCHEMES``
+            (see :mod:`trackflow.tasks.data`), checked before anything is read.
         target: The column to predict (``target`` for sklearn datasets).
         estimator: Import path of the estimator class (``sklearn.*``; more modules only
             via ``TRACKFLOW_ALLOWED_ESTIMATOR_MODULES`` in the worker's environment).

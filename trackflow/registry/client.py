@@ -145,7 +145,7 @@ class RegistryClient(DeploymentsMixin):
         created READY in ``development`` in one transaction, so a failed package write
         registers nothing.
         """
-        from trackflow.registry.loading import log_package
+        from trackflow.registry.loading import log_package, verify_package_files
         from trackflow.tracking.artifacts import validate_artifact_path
         from trackflow.tracking.context import active_run_id
 
@@ -159,10 +159,9 @@ class RegistryClient(DeploymentsMixin):
             rid = own_run.id
         try:
             self._client.get_run(rid)
-            manifest = log_package(
-                self._client, model, rid, path, input_example=input_example, serialization=serialization
-            )
-            version = self._create(name, rid, path, manifest.payload_sha256, **options)
+            log_package(self._client, model, rid, path, input_example=input_example, serialization=serialization)
+            manifest, files = verify_package_files(self._client, rid, path)  # what is stored, as recorded
+            version = self._create(name, rid, path, manifest.payload_sha256, files, **options)
         except BaseException:
             if own_run is not None:
                 self._client.end_run(own_run.id, "FAILED", error="model registration failed")
@@ -196,13 +195,14 @@ class RegistryClient(DeploymentsMixin):
             )
         options = validate_version_options(description=description, tags=tags, reason=reason, details=details)
         self._client.get_run(src_run)
-        from trackflow.registry.loading import verify_package
+        from trackflow.registry.loading import verify_package_files
 
-        manifest = verify_package(self._client, src_run, path)
-        return self._create(name, src_run, path, manifest.payload_sha256, **options)
+        manifest, files = verify_package_files(self._client, src_run, path)
+        return self._create(name, src_run, path, manifest.payload_sha256, files, **options)
 
     def _create(
-        self, name: str, run_id: str, path: str, sha256: str, *, description: str | None, tags: dict[str, str],
+        self, name: str, run_id: str, path: str, sha256: str, files: Mapping[str, str], *,
+        description: str | None, tags: dict[str, str],
         reason: str | None, details: dict[str, Any] | None,
     ) -> ModelVersion:
         now, flow_run_id = now_ms(), current_flow_run_id()
@@ -212,7 +212,7 @@ class RegistryClient(DeploymentsMixin):
             number = tx.next_model_version(name)
             tx.create_model_version(
                 {"model_name": name, "version": number, "run_id": run_id, "source": run_source(run_id, path),
-                 "payload_sha256": sha256, "status": VersionStatus.READY.value, "stage": Stage.DEVELOPMENT.value,
+                 "payload_sha256": sha256, "package_files": dict(files), "status": VersionStatus.READY.value, "stage": Stage.DEVELOPMENT.value,
                  "description": description, "created_at": now, "updated_at": now}
             )
             tx.set_model_version_tags(name, number, tags)

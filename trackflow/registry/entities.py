@@ -64,6 +64,9 @@ class ModelVersion:
     updated_at: datetime
     tags: dict[str, str] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
+    package_files: dict[str, str] | None = None
+    """sha256 of every file of the package (path inside the package -> digest), recorded
+    at registration and checked before loading; None for versions registered before."""
 
     @property
     def uri(self) -> str:

@@ -2,15 +2,19 @@
 
 ``load_model("models:/churn-clf@champion")`` resolves the URI to a version, finds its
 package in the artifact store (downloading it into a temporary folder when the root is
-not local), checks the payload's sha256 against the digest the registry recorded, and
-only then deserializes it through :func:`trackflow.registry.model_format.load_model`
-(skops with an allowlist; pickle only with ``allow_unsafe=True``).
+not local), checks every file of it (the manifest ``trackflow-model.yaml`` included)
+against the sha256 the registry recorded at registration (versions registered before the
+registry recorded them: against the sha256 the run recorded when it logged each file) and
+the payload against the version's payload digest, and only then deserializes it through
+:func:`trackflow.registry.model_format.load_model` (skops with an allowlist; pickle only
+with ``allow_unsafe=True``). A file that differs, is missing or was added raises
+IntegrityError naming it.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +41,8 @@ __all__ = [
     "log_package",
     "package_directory",
     "verify_package",
+    "verify_package_files",
+    "check_package_files",
 ]
 
 
@@ -124,17 +130,48 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_package(client: Client, run_id: str, path: str) -> ModelManifest:
-    """Check the package ``runs:/<run_id>/<path>`` before it is registered.
+def _recorded_files(records: Mapping[str, Any], path: str) -> dict[str, str]:
+    """The package's files (paths inside the package) and the sha256 the run logged for each."""
+    prefix = f"{path}/"
+    return {key[len(prefix):]: record.sha256 for key, record in records.items() if key.startswith(prefix)}
 
-    The manifest must be valid and the payload's sha256 must equal both the manifest's
-    digest and the sha256 recorded when the artifact was logged; otherwise IntegrityError.
-    Nothing is deserialized.
+
+def check_package_files(folder: Path, expected: Mapping[str, str], *, where: str, recorded_by: str) -> None:
+    """Every file of the package in ``folder`` must have the sha256 in ``expected`` (path
+    inside the package -> digest); a changed, missing or unrecorded file raises
+    IntegrityError naming it. Nothing is parsed or deserialized."""
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    for name in sorted(expected):
+        if name not in present:
+            raise IntegrityError(f"The model package {where} is incomplete: {name} is missing.")
+        actual = _file_sha256(folder / name)
+        if actual != expected[name]:
+            raise IntegrityError(
+                f"{name} of the model package {where} has sha256 {actual}; {recorded_by} recorded {expected[name]}.",
+                hint="The package was modified in the artifact store after it was logged; nothing was loaded.",
+            )
+    extra = sorted(present - set(expected))
+    if extra:
+        raise IntegrityError(
+            f"The model package {where} holds files that were not logged with it: {', '.join(extra[:10])}.",
+            hint="The package was modified in the artifact store after it was logged; nothing was loaded.",
+        )
+
+
+def verify_package_files(client: Client, run_id: str, path: str) -> tuple[ModelManifest, dict[str, str]]:
+    """Check the package ``runs:/<run_id>/<path>`` before it is registered, and return its
+    manifest with the sha256 of every file (what the registry records with the version).
+
+    Every file must match the sha256 recorded when it was logged, the manifest must be
+    valid and the payload's sha256 must equal the manifest's digest; otherwise
+    IntegrityError. Nothing is deserialized.
     """
     from trackflow.registry.model_format import read_manifest
 
     records = _package_records(client, run_id, path)
+    files = _recorded_files(records, path)
     with package_directory(client, run_id, path) as folder:
+        check_package_files(folder, files, where=f"at {run_source(run_id, path)}", recorded_by="the run")
         manifest = read_manifest(folder)
         actual = _file_sha256(folder / manifest.payload)
     record = records.get(f"{path}/{manifest.payload}")
@@ -146,13 +183,24 @@ def verify_package(client: Client, run_id: str, path: str) -> ModelManifest:
             f"{manifest.payload_sha256} and the run logged {record.sha256}.",
             hint="The package was modified after it was saved; log it again.",
         )
-    return manifest
+    return manifest, files
+
+
+def verify_package(client: Client, run_id: str, path: str) -> ModelManifest:
+    """Check the package ``runs:/<run_id>/<path>`` (see :func:`verify_package_files`)."""
+    return verify_package_files(client, run_id, path)[0]
 
 
 def load_version(client: Client, version: ModelVersion, *, allow_unsafe: bool = False) -> PackagedModel:
-    """Load the package of a registered version, verified against its recorded sha256."""
+    """Load the package of a registered version, every file verified against its recorded sha256.
+
+    The digests the registry recorded at registration; for versions registered before it
+    recorded them (``package_files`` is None), the digests the run recorded when it logged
+    each file. The payload is also checked against the version's payload sha256.
+    """
     from trackflow.exceptions import ConflictError
     from trackflow.registry.entities import VersionStatus
+    from trackflow.registry.model_format import MANIFEST_FILE
     from trackflow.registry.model_format import load_model as load_package
 
     if version.status is not VersionStatus.READY:
@@ -163,23 +211,36 @@ def load_version(client: Client, version: ModelVersion, *, allow_unsafe: bool = 
     expected = version.payload_sha256
     if expected is None:
         raise IntegrityError(f"Version {version.version} of model {version.name!r} has no recorded payload sha256.")
-    _package_records(client, run_id, path)
+    records = _package_records(client, run_id, path)
+    files, recorded_by = version.package_files, "the registry"
+    if files is None:  # registered before the registry recorded every file
+        files, recorded_by = _recorded_files(records, path), "the run"
+    where = f"of version {version.version} of model {version.name!r} ({version.source})"
     with package_directory(client, run_id, path) as folder:
-        return load_package(folder, expected_sha256=expected, allow_unsafe=allow_unsafe)
+        check_package_files(folder, files, where=where, recorded_by=recorded_by)
+        return load_package(
+            folder, expected_sha256=expected, allow_unsafe=allow_unsafe,
+            expected_manifest_sha256=files.get(MANIFEST_FILE),
+        )
 
 
 def load_run_package(client: Client, run_id: str, path: str, *, allow_unsafe: bool = False) -> PackagedModel:
-    """Load the package a run logged at ``path``, verified against the logged sha256."""
+    """Load the package a run logged at ``path``, every file verified against the logged sha256."""
+    from trackflow.registry.model_format import MANIFEST_FILE, read_manifest
     from trackflow.registry.model_format import load_model as load_package
-    from trackflow.registry.model_format import read_manifest
 
     records = _package_records(client, run_id, path)
+    files = _recorded_files(records, path)
     with package_directory(client, run_id, path) as folder:
+        check_package_files(folder, files, where=f"at {run_source(run_id, path)}", recorded_by="the run")
         manifest = read_manifest(folder)
         record = records.get(f"{path}/{manifest.payload}")
         if record is None:
             raise IntegrityError(f"The package at {run_source(run_id, path)} has no logged payload {manifest.payload}.")
-        return load_package(folder, expected_sha256=record.sha256, allow_unsafe=allow_unsafe)
+        return load_package(
+            folder, expected_sha256=record.sha256, allow_unsafe=allow_unsafe,
+            expected_manifest_sha256=files.get(MANIFEST_FILE),
+        )
 
 
 def load_model(uri: str, *, allow_unsafe: bool = False, client: Client | None = None) -> PackagedModel:

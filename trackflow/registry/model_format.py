@@ -18,7 +18,6 @@ pickle payloads load only with ``allow_unsafe=True``.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib
 import inspect
@@ -116,15 +115,31 @@ def warm_up() -> None:
 
 def _warm() -> None:
     try:
-        import skops.io  # noqa: F401
-
         _trusted_skops_types()
     except Exception:  # noqa: BLE001 - a warm-up only; the real call reports errors
         pass
 
 
-@functools.lru_cache(maxsize=1)
+_allowlist: frozenset[str] | None = None
+_allowlist_lock = threading.Lock()
+
+
 def _trusted_skops_types() -> frozenset[str]:
+    """The allowlist, built once per process: the first caller builds it (importing the
+    scikit-learn modules it walks) while every other thread waits on the lock, so the
+    warm-up thread and a first load never import sklearn's modules concurrently."""
+    global _allowlist
+    found = _allowlist
+    if found is not None:
+        return found
+    with _allowlist_lock:
+        if _allowlist is None:
+            _allowlist = _build_trusted_skops_types()
+        return _allowlist
+
+
+def _build_trusted_skops_types() -> frozenset[str]:
+    import skops.io  # noqa: F401 - imported under the lock too: it imports sklearn modules
     from sklearn.utils import all_estimators
 
     names = set(_EXPLICIT_TRUSTED)
@@ -211,15 +226,27 @@ class ModelManifest:
 def read_manifest(path: str | os.PathLike[str]) -> ModelManifest:
     """Read the manifest of the package at ``path``: NotFoundError when there is none,
     InvalidInputError when it is not valid YAML or has missing/malformed fields."""
-    root = Path(path)
+    return _read_manifest(Path(path))
+
+
+def _read_manifest(root: Path, expected_sha256: str | None = None) -> ModelManifest:
+    """The manifest, parsed from the very bytes checked against ``expected_sha256`` (when given)."""
     manifest_file = root / MANIFEST_FILE
     if not manifest_file.is_file():
         raise NotFoundError(
             f"no trackflow model package at {root}: {MANIFEST_FILE} is missing",
             hint="pass the directory written by save_model()",
         )
+    data = manifest_file.read_bytes()
+    if expected_sha256 is not None:
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != str(expected_sha256).strip().lower():
+            raise IntegrityError(
+                f"{MANIFEST_FILE} of {root} has sha256 {actual}, expected {expected_sha256}",
+                hint="the manifest was modified after the package was registered; nothing was deserialized",
+            )
     try:
-        raw = yaml.safe_load(manifest_file.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(data.decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"model manifest {manifest_file} is not valid YAML: {exc}") from exc
     return ModelManifest.from_dict(raw)
@@ -282,6 +309,7 @@ def _serialize(model: Any, serialization: str) -> tuple[bytes, list[str]]:
             f"only scikit-learn estimators can be saved with skops, got {type(model).__name__}",
             hint="pass serialization='pickle' explicitly for other models (unsafe to load)",
         )
+    trusted = _trusted_skops_types()  # first: waits for a build under way in another thread
     import skops.io as sio
 
     try:
@@ -289,7 +317,7 @@ def _serialize(model: Any, serialization: str) -> tuple[bytes, list[str]]:
     except Exception as exc:  # skops raises TypeError & co for objects it cannot persist
         raise InvalidInputError(f"skops cannot serialize {type(model).__name__}: {exc}") from exc
     reported = sorted(sio.get_untrusted_types(data=payload))
-    outside = [name for name in reported if name not in _trusted_skops_types()]
+    outside = [name for name in reported if name not in trusted]
     if outside:
         raise InvalidInputError(
             f"the model contains types outside trackflow's skops allowlist: {outside}",
@@ -461,18 +489,20 @@ class PackagedModel:
 
 
 def load_model(
-    path: str | os.PathLike[str], *, expected_sha256: str | None = None, allow_unsafe: bool = False
+    path: str | os.PathLike[str], *, expected_sha256: str | None = None, allow_unsafe: bool = False,
+    expected_manifest_sha256: str | None = None,
 ) -> PackagedModel:
     """Verify and load the package at ``path``.
 
     The payload's sha256 must equal the manifest's and, when given, ``expected_sha256``
     (the registry passes the digest it recorded) before anything is deserialized;
-    otherwise IntegrityError. skops payloads load only when all their types are in
+    otherwise IntegrityError; so must the manifest's sha256 equal ``expected_manifest_sha256``
+    when given (checked on the bytes that are parsed). skops payloads load only when all their types are in
     :data:`TRUSTED_SKOPS_TYPES`, pickle payloads only with ``allow_unsafe=True``;
     otherwise UnsafeModelError.
     """
     root = Path(path)
-    manifest = read_manifest(root)
+    manifest = _read_manifest(root, expected_manifest_sha256)
     data = _payload_file(root, manifest).read_bytes()
     actual = hashlib.sha256(data).hexdigest()
     if expected_sha256 is not None and actual != str(expected_sha256).strip().lower():
@@ -502,6 +532,7 @@ def load_model(
 
 
 def _load_skops(data: bytes, root: Path, manifest: ModelManifest) -> Any:
+    trusted = _trusted_skops_types()  # first: waits for a build under way in another thread
     import skops.io as sio
     from skops.io.exceptions import UntrustedTypesFoundException
 
@@ -512,7 +543,7 @@ def _load_skops(data: bytes, root: Path, manifest: ModelManifest) -> Any:
             f"payload of {root} is not a valid skops archive ({type(exc).__name__}: {exc})",
             hint="nothing was deserialized; the package is corrupt or was not written by trackflow",
         ) from exc
-    outside = sorted(set(reported) - _trusted_skops_types())
+    outside = sorted(set(reported) - trusted)
     if outside:
         raise UnsafeModelError(
             f"payload of {root} contains types outside the skops allowlist: {outside}",

@@ -9,14 +9,30 @@ A data *source* is one of:
 
 Both tasks are tracked: the source (a file path is fingerprinted as an input dataset),
 the loaded frame and the train / test splits are recorded automatically.
+
+Where a source may point
+    ``data`` is a deployment parameter, editable by whoever may edit parameters in the
+    Prefect UI, so a run that comes from a deployment (or from a spec, ``trackflow run``)
+    is restricted before anything is read: ``sklearn:<name>``; a URL only when its scheme
+    is in ``TRACKFLOW_ALLOWED_DATA_SCHEMES`` (none by default); a local path (or
+    ``file://``) only inside the allowed folders, symlinks followed. The folders are the
+    spec's folder for ``trackflow run``, plus ``TRACKFLOW_DATA_ROOTS`` (``os.pathsep``
+    separated) of the environment that runs the flow; for a deployment run without that
+    setting, the run's working directory (relative paths are read relative to it, as
+    before). A direct call from your own code (``training_pipeline(data=...)``) is not
+    restricted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trackflow.exceptions import InvalidInputError, NotFoundError
+from trackflow.settings import ENV_PREFIX, data_location_problem, get_settings
 from trackflow.tracked.decorators import task
 
 if TYPE_CHECKING:
@@ -30,6 +46,9 @@ __all__ = [
     "read_source",
     "check_source",
     "default_target",
+    "data_roots",
+    "allowed_data_roots",
+    "check_location",
 ]
 
 SKLEARN_DATASETS = ("breast_cancer", "iris", "wine", "diabetes", "digits")
@@ -40,6 +59,55 @@ _SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".parquet": "parquet",
 _SOURCE_HINT = (
     "Use sklearn:<name> (" + ", ".join(SKLEARN_DATASETS) + "), or the path of a .csv, .tsv or .parquet file."
 )
+
+
+_SPEC_ROOTS: ContextVar[tuple[Path, ...] | None] = ContextVar("trackflow_spec_data_roots", default=None)
+
+
+@contextmanager
+def data_roots(*directories: Path) -> Iterator[None]:
+    """Restrict local data sources to ``directories`` (and ``TRACKFLOW_DATA_ROOTS``) inside
+    the block: how ``trackflow run`` keeps a spec's run inside the spec's folder."""
+    token = _SPEC_ROOTS.set(tuple(directories))
+    try:
+        yield
+    finally:
+        _SPEC_ROOTS.reset(token)
+
+
+def _in_deployment_run() -> bool:
+    """True inside a flow run started from a deployment (its parameters may have been edited)."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    flow_run = getattr(context, "flow_run", None) if context is not None else None
+    return getattr(flow_run, "deployment_id", None) is not None
+
+
+def allowed_data_roots() -> tuple[Path, ...] | None:
+    """The folders local data may come from in this run, or None when unrestricted (see the
+    module docstring)."""
+    extra = get_settings().data_roots
+    spec_roots = _SPEC_ROOTS.get()
+    if spec_roots is not None:
+        return (*spec_roots, *extra)
+    if _in_deployment_run():
+        return extra or (Path.cwd(),)
+    return None
+
+
+def check_location(source: str) -> None:
+    """Refuse a source this run may not read (InvalidInputError naming ``data``); reads nothing."""
+    roots = allowed_data_roots()
+    if roots is None:
+        return
+    problem = data_location_problem(source, roots, get_settings().allowed_data_schemes, base=Path.cwd())
+    if problem is not None:
+        raise InvalidInputError(
+            f"`data` {source!r} is not allowed in this run: {problem}.",
+            hint=f"`data` may be sklearn:<name>, a file inside the allowed folders (the spec's folder, "
+            f"{ENV_PREFIX}DATA_ROOTS), or a URL whose scheme is listed in {ENV_PREFIX}ALLOWED_DATA_SCHEMES.",
+        )
 
 
 def _file_path(source: str) -> Path | None:
@@ -69,6 +137,7 @@ def check_source(source: Any) -> str:
         if name not in SKLEARN_DATASETS:
             raise InvalidInputError(f"Unknown scikit-learn dataset {name!r}.", hint=_SOURCE_HINT)
         return source
+    check_location(source)
     _format(source)
     path = _file_path(source)
     if path is not None and not path.is_file():

@@ -8,6 +8,10 @@ Writes are atomic: content is streamed into a hidden temporary name next to the 
 name (``.<name>.tmp-<uuid hex>``) while its sha256 and size are computed, then renamed
 onto the final name (``os.replace`` on a local root, ``fs.mv`` otherwise). A failure
 mid-write removes the temporary file and never leaves a partial file under the final name.
+
+An ``OSError`` of the store itself (read-only or full root, a root that is not a folder,
+a failing remote) is raised as :class:`~trackflow.exceptions.StoreError` naming the
+artifact's URI and the reason.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable
-from contextlib import nullcontext, suppress
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TypeAlias
@@ -30,9 +34,9 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.spec import AbstractFileSystem
 
-from trackflow.exceptions import InvalidInputError, NotFoundError
+from trackflow.exceptions import InvalidInputError, NotFoundError, StoreError
 
-__all__ = ["StoredFile", "ArtifactStore", "validate_artifact_path"]
+__all__ = ["StoredFile", "ArtifactStore", "ArtifactStoreError", "validate_artifact_path"]
 
 _CHUNK_SIZE = 1024 * 1024
 _PathLike: TypeAlias = "str | os.PathLike[str]"
@@ -57,6 +61,14 @@ _PATH_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 _MEDIA_TYPES = {".json": "application/json", ".yaml": "application/yaml", ".yml": "application/yaml",
                 ".md": "text/markdown", ".csv": "text/csv", ".txt": "text/plain"}
 _ENCODING_MEDIA_TYPES = {"gzip": "application/gzip", "bzip2": "application/x-bzip2", "xz": "application/x-xz"}
+
+
+class ArtifactStoreError(StoreError, OSError):
+    """The artifact store failed (read-only or full root, root not a folder, remote error).
+
+    A :class:`~trackflow.exceptions.StoreError` naming the artifact; still an ``OSError``
+    (``errno`` / ``strerror`` copied from the original) for code that catches those.
+    """
 
 
 @dataclass(frozen=True)
@@ -270,6 +282,21 @@ class ArtifactStore:
         full = self._path(key)
         return "file" if self._fs.isfile(full) else "dir" if self._fs.isdir(full) else None
 
+    @contextmanager
+    def _os_errors(self, action: str, key: str) -> Iterator[None]:
+        """Raise an ``OSError`` of the block as StoreError naming the artifact and the reason."""
+        try:
+            yield
+        except OSError as exc:
+            where = f"{self._root_uri}/{key}" if key else self._root_uri
+            reason = exc.strerror or str(exc) or type(exc).__name__
+            error = ArtifactStoreError(
+                f"cannot {action} artifact {where}: {reason}",
+                hint=f"Check that the artifact root {self._root_uri} is a writable folder with free space.",
+            )
+            error.errno, error.strerror, error.filename = exc.errno, exc.strerror, where
+            raise error from exc
+
     def _not_found(self, key: str) -> NotFoundError:
         return NotFoundError(f"no artifact {key!r} under {self._root_uri}", hint="See what is stored: list().")
 
@@ -362,7 +389,11 @@ class ArtifactStore:
                     raise InvalidInputError(f"cannot write artifact {key!r}: {ancestor!r} is a file")
 
     def _write(self, key: str, source: Path | IO[bytes]) -> StoredFile:
-        with open(source, "rb") if isinstance(source, Path) else nullcontext(source) as src:
+        try:
+            opened = open(source, "rb") if isinstance(source, Path) else nullcontext(source)
+        except OSError as exc:
+            raise InvalidInputError(f"cannot read local file {str(source)!r}: {exc.strerror or exc}") from exc
+        with opened as src, self._os_errors("write", key):
             digest, size = _atomic_write(self._fs, self._path(key, follow=False), src)
         return StoredFile(key, self.uri_for(key), sha256=digest, size=size, media_type=_media_type(key))
 
@@ -370,13 +401,25 @@ class ArtifactStore:
     def _open(self, key: str) -> IO[bytes]:
         if self._kind(key) != "file":
             raise self._not_found(key)
-        handle: IO[bytes] = self._fs.open(self._path(key), "rb")
+        with self._os_errors("open", key):
+            handle: IO[bytes] = self._fs.open(self._path(key), "rb")
         return handle
 
     def read_bytes(self, path: str) -> bytes:
         """Content of the file at ``path``; :class:`NotFoundError` if there is none."""
-        with self._open(validate_artifact_path(path)) as src:
+        key = validate_artifact_path(path)
+        with self._open(key) as src, self._os_errors("read", key):
             return src.read()
+
+    def fetch(self, path: str, local_file: _PathLike) -> tuple[str, int]:
+        """Copy the file at ``path`` to the local file ``local_file`` atomically.
+
+        Returns the copied content's (sha256 hex digest, size), computed while streaming, so
+        the caller can verify it. :class:`NotFoundError` if no file is stored at ``path``.
+        """
+        key = validate_artifact_path(path)
+        with self._open(key) as src, self._os_errors("download", key):
+            return _atomic_write(LocalFileSystem(), Path(local_file).resolve().as_posix(), src)
 
     def exists(self, path: str) -> bool:
         """True if a file or folder exists at ``path``."""
@@ -411,8 +454,7 @@ class ArtifactStore:
             raise self._not_found(key)
         base = Path(local_dir).resolve()
         for item in keys:
-            with self._open(item) as src:
-                _atomic_write(LocalFileSystem(), base.joinpath(*item.split("/")).as_posix(), src)
+            self.fetch(item, base.joinpath(*item.split("/")))
         return base.joinpath(*key.split("/")) if key else base
 
     # ----------------------------------------------------------------- deleting
@@ -420,6 +462,12 @@ class ArtifactStore:
         """Delete the file or folder at ``path``; missing is fine unless ``missing_ok=False``."""
         key = validate_artifact_path(path)
         full = self._path(key, follow=False)
+        with self._os_errors("delete", key):
+            present = self._delete(full)
+        if not present and not missing_ok:
+            raise self._not_found(key)
+
+    def _delete(self, full: str) -> bool:
         if self._local_root is None:
             present = bool(self._fs.exists(full))
             if present:
@@ -428,8 +476,7 @@ class ArtifactStore:
             present = os.path.lexists(full)
             if present:
                 self._delete_local(Path(full))
-        if not present and not missing_ok:
-            raise self._not_found(key)
+        return present
 
     def _delete_local(self, target: Path) -> None:
         if target.is_dir() and not target.is_symlink():

@@ -3,9 +3,15 @@
 ``log_metric`` must not cost a database round trip per call. Values are queued in memory
 and written in one transaction when the run ends, when the queue reaches
 ``flush_size`` values, every ``flush_interval`` seconds (a background thread), before any
-read through the Client, and at interpreter exit. A failed write puts the values back in
-the queue, so nothing is lost. Param conflicts are checked at call time against what this
-process knows of the run (loaded from the store once per run).
+read through the Client, and at interpreter exit. Param conflicts are checked at call time
+against what this process knows of the run (loaded from the store once per run).
+
+A write that fails because the database is unavailable (``StoreError``: unreachable,
+locked) puts the values back in the queue, so nothing is lost. A write that fails because
+the database rejects a value (any other error: a value out of range, a run deleted in the
+meantime) is split: runs are written first, then the values in halves, until only the
+offending records are left; those are dropped and logged (run, key and reason) and every
+other value is stored. One bad record never blocks the queue.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from trackflow.exceptions import ConflictError, TrackflowError
+from trackflow.exceptions import ConflictError, StoreError, TrackflowError
 from trackflow.tracking.store.base import MetricRecord, TrackingStore
 from trackflow.tracking.validation import param_conflict_error
 
@@ -62,6 +68,63 @@ class _Batch:
         for mine, theirs in ((self.params, older.params), (self.tags, older.tags), (self.updates, older.updates)):
             for run_id, values in theirs.items():
                 mine[run_id] = {**values, **mine.get(run_id, {})}
+
+
+_Item = tuple[Any, ...]
+"""One record of a batch being split: ``("param"|"tag", run_id, key, value)``,
+``("metric", record)`` or ``("update", run_id, values)``."""
+
+
+def _batch_of(items: list[_Item]) -> _Batch:
+    """The batch holding ``items`` (runs excluded), in their order."""
+    batch = _Batch()
+    for item in items:
+        kind = item[0]
+        if kind == "metric":
+            batch.metrics.append(item[1])
+        elif kind == "update":
+            batch.updates.setdefault(item[1], {}).update(item[2])
+        else:
+            (batch.params if kind == "param" else batch.tags).setdefault(item[1], {})[item[2]] = item[3]
+    return batch
+
+
+def _items_of(batch: _Batch) -> list[_Item]:
+    """Every record of ``batch`` but its runs, in writing order."""
+    items: list[_Item] = []
+    for run_id, values in batch.params.items():
+        items.extend(("param", run_id, k, v) for k, v in values.items())
+    for run_id, values in batch.tags.items():
+        items.extend(("tag", run_id, k, v) for k, v in values.items())
+    items.extend(("metric", record) for record in batch.metrics)
+    items.extend(("update", run_id, values) for run_id, values in batch.updates.items())
+    return items
+
+
+def _run_of(item: _Item) -> str:
+    return str(item[1][0] if item[0] == "metric" else item[1])
+
+
+def _describe(item: _Item) -> str:
+    if item[0] == "metric":
+        run_id, key, value, step, timestamp = item[1]
+        return f"metric {key!r} of run {run_id} (value {value!r}, step {step!r}, timestamp {timestamp!r})"
+    if item[0] == "update":
+        return f"the update {sorted(item[2])} of run {item[1]}"
+    return f"{item[0]} {item[2]!r} of run {item[1]}"
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, TrackflowError) else f"{type(exc).__name__}: {exc}"
+
+
+class _Unfinished(Exception):
+    """A split write stopped by an unavailable database: ``remaining`` is not written yet."""
+
+    def __init__(self, remaining: _Batch, cause: StoreError) -> None:
+        super().__init__(str(cause))
+        self.remaining = remaining
+        self.cause = cause
 
 
 class WriteBuffer:
@@ -256,22 +319,142 @@ class WriteBuffer:
                 return
             batch, self._queue = self._queue, _Batch()
             self._writing = batch
-        written = False
+        unwritten: _Batch | None = batch
         try:
             self._write(batch)
-            written = True
+            unwritten = None
+        except _Unfinished as exc:
+            unwritten = exc.remaining
+            raise exc.cause from exc.cause.__cause__
         finally:
             with self._lock:
-                if not written:
-                    self._queue.put_back(batch)
+                if unwritten is not None:
+                    self._queue.put_back(unwritten)
                 self._writing = None
                 self._idle.notify_all()
 
     def _write(self, batch: _Batch) -> None:
+        """Write ``batch`` in one transaction; split it when the database rejects a record.
+
+        Raises StoreError (nothing written) or _Unfinished (part of it written).
+        """
+        for row in batch.runs.values():  # a run created and ended in one batch is inserted ended
+            row.update(batch.updates.pop(row["id"], {}))
+        try:
+            self._write_transaction(batch)
+        except StoreError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the database rejected a record: split
+            logger.debug("trackflow: the database rejected a batch, writing it in parts: %r", exc)
+            self._write_split(batch)
+
+    def _write_split(self, batch: _Batch) -> None:
+        """Write the runs, then the other records in halves; drop (and log) what is rejected."""
+        runs = list(batch.runs.values())
+        created: list[str] = []
+        pending: list[list[_Item]] = [_items_of(batch)]
+        try:
+            lost = self._write_runs(runs, created) if runs else set()
+            if lost:
+                kept = [item for item in pending[0] if _run_of(item) not in lost]
+                if len(kept) < len(pending[0]):
+                    logger.error(
+                        "trackflow: dropped %d value(s) of run(s) %s, which could not be stored",
+                        len(pending[0]) - len(kept),
+                        ", ".join(sorted(lost)),
+                    )
+                pending = [kept]
+            by_run: dict[str, list[_Item]] = {}
+            for item in pending.pop():
+                by_run.setdefault(_run_of(item), []).append(item)
+            pending = list(reversed(by_run.values()))  # one part per run, each in its order
+            existing: set[str] = set()
+            while pending:
+                part = pending.pop()
+                try:
+                    self._write_transaction(_batch_of(part))
+                except StoreError:
+                    pending.append(part)
+                    raise
+                except Exception as exc:  # noqa: BLE001 - rejected: split again, or drop
+                    try:
+                        gone = len(part) > 1 and self._run_is_gone(_run_of(part[0]), existing)
+                    except StoreError:
+                        pending.append(part)
+                        raise
+                    if len(part) == 1:
+                        self._drop(part[0], exc)
+                    elif gone:
+                        self._drop_all(part, exc)
+                    else:
+                        middle = len(part) // 2
+                        pending += [part[middle:], part[:middle]]  # the first half is written first
+        except StoreError as exc:
+            remaining = _batch_of([item for part in pending for item in part])
+            remaining.runs = {run_id: row for run_id, row in batch.runs.items() if run_id not in created}
+            raise _Unfinished(remaining, exc) from exc
+
+    def _write_runs(self, runs: list[dict[str, Any]], created: list[str]) -> set[str]:
+        """Create the runs (one at a time when needed), listing them in ``created``; returns
+        the ids of those the database rejects."""
+        try:
+            with self.store.transaction() as tx:
+                tx.create_runs(runs)
+            created.extend(row["id"] for row in runs)
+            return set()
+        except StoreError:
+            raise
+        except Exception:  # noqa: BLE001 - find the rejected one(s)
+            pass
+        lost: set[str] = set()
+        for row in runs:
+            try:
+                with self.store.transaction() as tx:
+                    tx.create_runs([row])
+                created.append(row["id"])
+            except StoreError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - drop this run, keep the others
+                lost.add(row["id"])
+                logger.error("trackflow: dropped run %s, the database rejected it: %s", row["id"], _reason(exc))
+        return lost
+
+    def _run_is_gone(self, run_id: str, existing: set[str]) -> bool:
+        """True when ``run_id`` is not in the store (deleted meanwhile): all its values go."""
+        if run_id in existing:
+            return False
+        with self.store.transaction(write=False) as tx:
+            found = bool(tx.read_runs([run_id]))
+        if found:
+            existing.add(run_id)
+        return not found
+
+    def _drop_all(self, items: list[_Item], exc: BaseException) -> None:
+        """Drop the values of a run that no longer exists, with one log line."""
+        counts: dict[str, int] = {}
+        for item in items:
+            name = f"metric {item[1][1]!r}" if item[0] == "metric" else "update" if item[0] == "update" else f"{item[0]} {item[2]!r}"
+            counts[name] = counts.get(name, 0) + 1
+        described = ", ".join(f"{name} x{n}" if n > 1 else name for name, n in counts.items())
+        logger.error(
+            "trackflow: dropped %d value(s) of run %s (%s): the run is not in the database: %s",
+            len(items),
+            _run_of(items[0]),
+            described,
+            _reason(exc),
+        )
+
+    def _drop(self, item: _Item, exc: BaseException) -> None:
+        logger.error("trackflow: dropped %s, the database rejected it: %s", _describe(item), _reason(exc))
+        if item[0] == "param":  # not stored: the same key may be logged again
+            with self._lock:
+                known = self._known_params.get(item[1])
+                if known is not None and known.get(item[2]) == item[3]:
+                    del known[item[2]]
+
+    def _write_transaction(self, batch: _Batch) -> None:
         rejected: list[str] = []
         runs = list(batch.runs.values())
-        for row in runs:  # a run created and ended in one batch is inserted ended
-            row.update(batch.updates.pop(row["id"], {}))
         with self.store.transaction() as tx:
             if runs:
                 tx.create_runs(runs)

@@ -19,7 +19,13 @@ from trackflow.tracking.client_artifacts import ArtifactsMixin
 from trackflow.tracking.client_logging import LoggingMixin
 from trackflow.tracking.entities import Experiment, Run, RunStatus, ms_to_datetime, now_ms
 from trackflow.tracking.lineage import LineageMixin
-from trackflow.tracking.search import decode_page_token, encode_page_token, parse_filter, parse_order_by
+from trackflow.tracking.search import (
+    check_search_text,
+    decode_page_token,
+    encode_page_token,
+    parse_filter,
+    parse_order_by,
+)
 from trackflow.tracking.source import SourceInfo, current_source
 from trackflow.tracking.stores import open_store
 from trackflow.tracking.validation import (
@@ -274,8 +280,9 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
             raise InvalidInputError(f"output must be 'list' or 'pandas', got {output!r}.")
         expr = parse_filter(filter)
         orders = parse_order_by([order_by] if isinstance(order_by, str) else list(order_by or []))
-        offset = decode_page_token(page_token) if page_token else 0
+        offset = 0 if page_token is None or page_token == "" else decode_page_token(page_token)
         names = [experiments] if isinstance(experiments, str) else list(experiments or [])
+        names = [check_search_text(name, "experiment name") for name in names]
         self._buffer.flush()
         with self._store.transaction(write=False) as tx:
             in_experiments: list[str] | None = None  # ids of the named experiments

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -124,8 +125,12 @@ class ArtifactsMixin:
 
     def _record(self, run_id: str, stored: list[Any], *, node: dict[str, Any] | None = None) -> list[Artifact]:
         """Record stored files as artifacts of the run and as lineage: each file a node, or
-        (``node``) all of them one node such as a model package."""
-        self._buffer.ensure_written(run_id)
+        (``node``) all of them one node such as a model package.
+
+        Everything this process has queued (the run, metrics ...) is written first, as
+        before a read, so the database never holds an artifact logged after values it lacks.
+        """
+        self._buffer.flush()
         created = now_ms()
         rows = [
             {
@@ -156,7 +161,8 @@ class ArtifactsMixin:
                 )
         except BaseException:
             for item in stored:
-                self.artifacts.delete(item.path)
+                with suppress(Exception):  # keep the original error
+                    self.artifacts.delete(item.path)
             raise
         with self._store.transaction(write=False) as tx:
             by_path = {a.path: a for a in tx.read_artifacts(run_id)}
@@ -191,28 +197,61 @@ class ArtifactsMixin:
         """Copy a run's artifact file or folder ``path`` into ``dst_path`` (a temp dir by default).
 
         Returns the local copy: ``dst_path/<path>`` (``dst_path`` itself for the whole run).
+        Every recorded file is checked against its recorded sha256 while it is copied into a
+        hidden staging folder; a mismatch or a recorded file missing from the store raises
+        :class:`~trackflow.exceptions.IntegrityError` and nothing is placed at ``dst_path``.
+        Only recorded artifacts are copied.
         """
         import shutil
         import tempfile
 
         run_id = validate_run_id(run_id)
         path = path.strip("/")
-        if not self.list_artifacts(run_id, path):
+        records = self.list_artifacts(run_id, path)
+        if not records:
             raise NotFoundError(f"Run {run_id} has no artifact at {path!r}.")
+        created = dst_path is None or not Path(dst_path).exists()
         destination = Path(dst_path) if dst_path is not None else Path(tempfile.mkdtemp(prefix="trackflow-"))
         destination.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".trackflow-download-", dir=destination))
+        placed: list[Path] = []
         try:
-            fetched = Path(self.artifacts.download(f"{run_id}/{path}".rstrip("/"), staging))
-            target = destination / path if path else destination
-            if fetched.is_dir():
-                shutil.copytree(fetched, target, dirs_exist_ok=True)
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(fetched, target)
-        finally:
+            verified: list[tuple[Path, Path]] = []
+            for record in records:
+                parts = record.path.split("/")
+                self._fetch_verified(run_id, record, staging.joinpath(*parts))
+                verified.append((staging.joinpath(*parts), destination.joinpath(*parts)))
+            for local, final in verified:  # all verified: move them into place
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(local, final)
+                placed.append(final)
+        except BaseException:
+            for final in placed:
+                with suppress(OSError):
+                    final.unlink()
             shutil.rmtree(staging, ignore_errors=True)
-        return target
+            if created:
+                shutil.rmtree(destination, ignore_errors=True)
+            raise
+        shutil.rmtree(staging, ignore_errors=True)
+        return destination / path if path else destination
+
+    def _fetch_verified(self, run_id: str, record: Artifact, local: Path) -> None:
+        """Copy one recorded artifact to ``local``; IntegrityError if missing or altered."""
+        try:
+            digest, _ = self.artifacts.fetch(f"{run_id}/{record.path}", local)
+        except NotFoundError:
+            raise IntegrityError(
+                f"Artifact {record.path!r} of run {run_id} is recorded but missing from the artifact store "
+                f"({record.uri}); nothing was downloaded.",
+                hint="The file was deleted or moved outside trackflow; restore it or log it again.",
+            ) from None
+        if digest != record.sha256:
+            raise IntegrityError(
+                f"Artifact {record.path!r} of run {run_id} does not match its recorded sha256 "
+                f"(recorded {record.sha256}, stored file {digest}); nothing was downloaded.",
+                hint="The stored file was changed outside trackflow (tampered or truncated).",
+            )
 
     # ---- datasets -------------------------------------------------------------------
 
@@ -233,7 +272,7 @@ class ArtifactsMixin:
         return self._record_dataset(run_id, fp, name, role)
 
     def _record_dataset(self, run_id: str, fp: Any, name: str, role: str) -> Dataset:
-        self._buffer.ensure_written(run_id)
+        self._buffer.flush()  # a direct write: what is queued goes first
         node = f"dataset:{fp.fingerprint}"
         edge = (
             {"source": node, "target": f"run:{run_id}", "relation": "input"}

@@ -19,6 +19,7 @@ from trackflow.tracking.validation import (
     validate_params,
     validate_run_id,
     validate_step,
+    validate_timestamp,
 )
 
 __all__ = ["LoggingMixin", "MetricInput"]
@@ -47,14 +48,20 @@ class LoggingMixin:
     # ---- metrics --------------------------------------------------------------------
 
     def log_metric(self, run_id: str, key: str, value: float, step: int = 0, timestamp: int | None = None) -> None:
-        """Queue one metric value (NaN and inf allowed); written in batches, never lost."""
+        """Queue one metric value (NaN and inf allowed); written in batches.
+
+        Everything is validated here (``InvalidInputError``): the key, the value (a real
+        number, NumPy scalars included), the step and the timestamp (integer milliseconds
+        since the epoch, up to the year 9999). A value the database still rejects at write
+        time is dropped and logged; it never holds up the other values.
+        """
         run_id = self._known_run(run_id)
         record: MetricRecord = (
             run_id,
             validate_key(key, "Metric key"),
             metric_value_to_float(key, value),
             validate_step(key, step),
-            timestamp if timestamp is not None else time.time_ns() // 1_000_000,
+            time.time_ns() // 1_000_000 if timestamp is None else validate_timestamp(key, timestamp),
         )
         self._buffer.add_metric(record)
 
@@ -73,7 +80,12 @@ class LoggingMixin:
     # ---- params and tags ----------------------------------------------------------------
 
     def log_param(self, run_id: str, key: str, value: Any) -> None:
-        """Log a param; the same value again is fine, another raises ConflictError."""
+        """Log a param; the same value again is fine, another raises ConflictError.
+
+        The value is stored as text. A lone surrogate in it (a file name that is not UTF-8,
+        ``'caf\\udce9.csv'``) is stored backslash-escaped (``'caf\\\\udce9.csv'``); one in
+        the key raises InvalidInputError.
+        """
         self.log_params(run_id, {key: value})
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
@@ -166,7 +178,13 @@ def _metric_records(run_id: str, metrics: MetricInput, step: int) -> list[Metric
         else:
             raise InvalidInputError(f"Cannot read a metric from {item!r}: use (key, value[, step[, timestamp_ms]]).")
         records.append(
-            (run_id, validate_key(key, "Metric key"), metric_value_to_float(key, value), validate_step(key, item_step), int(ts))
+            (
+                run_id,
+                validate_key(key, "Metric key"),
+                metric_value_to_float(key, value),
+                validate_step(key, item_step),
+                validate_timestamp(key, ts),
+            )
         )
     return records
 

@@ -27,6 +27,14 @@ The syntax is MLflow's, plus ``or`` and parentheses::
 
 Every mistake raises :class:`~trackflow.exceptions.InvalidInputError` naming the
 offending token and its 0-based character position, with a caret line.
+
+Bounds (checked before any SQL is built, so a hostile filter costs nothing to reject): a
+filter has at most :data:`MAX_FILTER_CHARS` characters and :data:`MAX_FILTER_TERMS`
+comparisons, an ``IN`` list at most :data:`MAX_IN_VALUES` values, an order-by at most
+:data:`MAX_ORDER_BY_ITEMS` items. Numbers must fit the column they compare with (a metric
+a finite 64-bit float, ``start_time`` / ``end_time`` a 64-bit integer); keys and strings
+must be valid Unicode without NUL (PostgreSQL cannot store it); a page offset is at most
+:data:`MAX_PAGE_OFFSET`. :func:`check_filter` applies the same checks to a hand-built AST.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,7 +52,9 @@ from trackflow.exceptions import InvalidInputError
 
 __all__ = [
     "ENTITIES", "ATTRIBUTE_KEYS", "RUN_STATUSES", "Comparison", "And", "Or", "Expr", "OrderBy",
-    "parse_filter", "parse_order_by", "encode_page_token", "decode_page_token",
+    "parse_filter", "parse_order_by", "encode_page_token", "decode_page_token", "check_filter",
+    "check_order_by", "MAX_FILTER_CHARS", "MAX_FILTER_TERMS", "MAX_IN_VALUES", "MAX_ORDER_BY_ITEMS",
+    "MAX_PAGE_OFFSET", "check_search_text",
 ]  # fmt: skip
 
 Scalar = str | float | int
@@ -71,6 +82,22 @@ _ATTRIBUTE_ALIASES = {key: key for key in ATTRIBUTE_KEYS} | {
 }  # fmt: skip
 
 RUN_STATUSES: tuple[str, ...] = ("RUNNING", "FINISHED", "FAILED", "CRASHED", "KILLED")
+
+MAX_FILTER_CHARS = 10_000
+"""Longest filter string (and longest order-by item) accepted, in characters."""
+MAX_FILTER_TERMS = 200
+"""Most comparisons (``key op value`` terms) in one filter."""
+MAX_IN_VALUES = 1_000
+"""Most values in one ``IN`` / ``NOT IN`` list."""
+MAX_ORDER_BY_ITEMS = 20
+"""Most order-by items in one search."""
+MAX_PAGE_OFFSET = 2**53 - 1
+"""Largest result offset a page token may carry (JSON-safe, far below SQL's 64-bit limit)."""
+_MAX_TOKEN_CHARS = 1_000
+_SHOWN_CHARS = 120
+_QUOTED_CHARS = 500
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_UNSAFE_CHARS = re.compile(r"[\x00\ud800-\udfff]")
 
 _TIME_KEYS = frozenset({"start_time", "end_time"})
 _NUMERIC_OPS = ("=", "!=", "<", "<=", ">", ">=")
@@ -138,10 +165,46 @@ class _Token:
     quote: str = ""
 
 
+def _printable(text: str) -> str:
+    """``text`` with NUL and lone surrogates as '?' (same length): a message must encode."""
+    return _UNSAFE_CHARS.sub("?", text)
+
+
 def _fail(source: str, text: str, pos: int, head: str, detail: str) -> InvalidInputError:
-    shown = text.replace("\n", " ").replace("\t", " ").replace("\r", " ")
-    message = f'{head} at position {pos} in {source} "{text}": {detail}\n  {shown}\n  {" " * pos}^'
-    return InvalidInputError(message, hint=_HINT)
+    text = _printable(text)
+    shown, caret = text.replace("\n", " ").replace("\t", " ").replace("\r", " "), pos
+    quoted = f' "{text}"'
+    if len(text) > _QUOTED_CHARS:  # a long filter: name it by length, show the part around pos
+        start = max(0, pos - _SHOWN_CHARS // 2)
+        end = start + _SHOWN_CHARS
+        shown = ("..." if start else "") + shown[start:end] + ("..." if end < len(text) else "")
+        caret = pos - start + (3 if start else 0)
+        quoted = f" ({len(text):,} characters)"
+    message = f"{head} at position {pos} in {source}{quoted}: {detail}\n  {shown}\n  {' ' * caret}^"
+    return InvalidInputError(_printable(message), hint=_HINT)
+
+
+def _text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be sent to the database as a key or value, or None."""
+    match = _UNSAFE_CHARS.search(text)
+    if match is None:
+        return None
+    if match.group() == "\x00":
+        return f"it contains a NUL character (at character {match.start()}), which cannot be stored"
+    return f"it contains a lone surrogate {match.group()!r} (at character {match.start()}), not valid Unicode"
+
+
+def _number_problem(entity: str, value: float | int) -> str | None:
+    """Why ``value`` cannot be bound in a comparison with ``entity``'s column, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "it is out of range for a 64-bit float"
+    if _INT64_MIN <= value <= _INT64_MAX:
+        return None
+    if entity == "attributes":
+        return "epoch milliseconds must fit a 64-bit integer"
+    if isinstance(value, int):
+        return "it is out of range for a 64-bit integer; write it as a float such as 1e40"
+    return None
 
 
 def _tokenize(text: str, source: str) -> list[_Token]:
@@ -205,6 +268,7 @@ class _Parser:
         self.source = source
         self.tokens = _tokenize(text, source)
         self.index = 0
+        self.terms = 0
 
     def peek(self) -> _Token:
         return self.tokens[self.index]
@@ -290,6 +354,9 @@ class _Parser:
                 detail = f"expected one of {', '.join(ATTRIBUTE_KEYS)}"
                 raise self.error(token, detail, head=f"Unknown attribute {key!r}")
             key = attribute
+        problem = _text_problem(key)
+        if problem is not None:
+            raise self.error(token, f"a key must be valid Unicode without NUL: {problem}", head="Invalid key")
         return entity, key, token
 
     def parse_operator(self) -> tuple[str, _Token]:
@@ -311,14 +378,22 @@ class _Parser:
         if token.kind == "string":
             return token.value, token
         if token.kind == "word" and _NUMBER_RE.fullmatch(token.value):
-            number = int(token.value) if _INT_RE.fullmatch(token.value) else float(token.value)
+            number: int | float
+            try:
+                number = int(token.value) if _INT_RE.fullmatch(token.value) else float(token.value)
+            except ValueError:  # more digits than int() converts: the float is out of range anyway
+                number = float(token.value)
             return number, token
         if token.kind == "ident":
             raise self.error(token, "backquotes are for keys; quote values with ' or \"")
         raise self.error(token, "expected a value: a quoted string or a number")
 
     def parse_comparison(self) -> Comparison:
-        entity, key, _ = self.parse_identifier()
+        entity, key, key_token = self.parse_identifier()
+        self.terms += 1
+        if self.terms > MAX_FILTER_TERMS:
+            detail = f"a filter may have at most {MAX_FILTER_TERMS} comparisons; narrow it or search in steps"
+            raise self.error(key_token, detail, head="Too many comparisons")
         op, op_token = self.parse_operator()
         self.check_operator(entity, key, op, op_token)
         if op not in ("IN", "NOT IN"):
@@ -330,6 +405,9 @@ class _Parser:
         values = [self.parse_scalar()]
         while self.peek().kind == "comma":
             self.advance()
+            if len(values) >= MAX_IN_VALUES:
+                detail = f"an {op} list may have at most {MAX_IN_VALUES} values"
+                raise self.error(self.peek(), detail, head=f"Too many values in the {op} list")
             values.append(self.parse_scalar())
         closing = self.advance()
         if closing.kind != "rparen":
@@ -361,6 +439,10 @@ class _Parser:
                     detail = f"status must be one of {', '.join(RUN_STATUSES)}"
                     raise self.error(token, detail, head=f"Unknown status {value!r}")
                 return value.upper()
+            problem = _text_problem(value)
+            if problem is not None:
+                raise self.error(token, f"{name} values must be valid Unicode without NUL: {problem}",
+                                 head="Invalid string value")  # fmt: skip
             return value
         if isinstance(value, str):
             if entity == "attributes":
@@ -372,12 +454,94 @@ class _Parser:
             detail = f"{name} is compared with numbers; write it unquoted, e.g. {name} < 0.5"
             raise self.error(token, detail, head=f"String value {value!r}")
         if entity == "attributes" and isinstance(value, float) and value.is_integer():
-            return int(value)
+            value = int(value)
+        elif entity == "metrics" and isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
+            try:  # metrics are 64-bit floats: compare a huge integer as one
+                value = float(value)
+            except OverflowError:
+                value = math.inf
+        problem = _number_problem(entity, value)
+        if problem is not None:
+            raise self.error(token, f"{name} cannot be compared with it: {problem}",
+                             head=f"Number {_short(token.value)} out of range")  # fmt: skip
         return value
 
 
 def _is_numeric(entity: str, key: str) -> bool:
     return entity == "metrics" or (entity == "attributes" and key in _TIME_KEYS)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."
+
+
+def _check_length(text: str, source: str) -> None:
+    if len(text) > MAX_FILTER_CHARS:
+        raise InvalidInputError(
+            f"The {source} is {len(text):,} characters long; at most {MAX_FILTER_CHARS:,} are accepted "
+            f"(it starts {_printable(_short(text, 60))!r}).",
+            hint="Narrow the filter, or split the search into several smaller ones.",
+        )
+
+
+def check_filter(expr: Expr | None) -> None:
+    """Apply the parser's bounds to a filter AST (e.g. one built by hand).
+
+    Raises :class:`InvalidInputError` for too many comparisons or ``IN`` values, a key or
+    string that is not valid Unicode or contains NUL, or a number out of range.
+    """
+    if expr is None:
+        return
+    terms = 0
+    pending: list[Expr] = [expr]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, (And, Or)):
+            pending.extend(item.items)
+            continue
+        if not isinstance(item, Comparison):
+            raise InvalidInputError(f"Not a search filter expression: {item!r}.")
+        terms += 1
+        if terms > MAX_FILTER_TERMS:
+            raise InvalidInputError(f"A filter may have at most {MAX_FILTER_TERMS} comparisons.", hint=_HINT)
+        _check_comparison(item)
+
+
+def _check_comparison(item: Comparison) -> None:
+    name = f"{item.entity}.{item.key}"
+    key_problem = _text_problem(item.key) if isinstance(item.key, str) else "it is not a string"
+    if key_problem is not None:
+        raise InvalidInputError(f"Invalid key {_printable(item.key)!r} in a search filter: {key_problem}.")
+    values = item.value if isinstance(item.value, tuple) else (item.value,)
+    if len(values) > MAX_IN_VALUES:
+        raise InvalidInputError(f"The {item.op} list of {name} has {len(values):,} values; at most {MAX_IN_VALUES:,}.")
+    for value in values:
+        if isinstance(value, str):
+            problem = _text_problem(value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            problem = _number_problem(item.entity, value)
+        else:
+            problem = f"a {type(value).__name__} is not a search value"
+        if problem is not None:
+            raise InvalidInputError(f"Invalid value {_printable(_short(repr(value)))} for {name} in a search filter: {problem}.")
+
+
+def check_search_text(value: object, what: str) -> str:
+    """``value`` if it is a string the database can take (valid Unicode, no NUL), else InvalidInputError."""
+    problem = _text_problem(value) if isinstance(value, str) else f"it is a {type(value).__name__}, not a string"
+    if problem is not None:
+        raise InvalidInputError(f"Invalid {what} {_printable(_short(repr(value)))}: {problem}.")
+    return value  # type: ignore[return-value]
+
+
+def check_order_by(items: Sequence[OrderBy]) -> None:
+    """Apply the parser's bounds to order-by items: their number and their keys."""
+    if len(items) > MAX_ORDER_BY_ITEMS:
+        raise InvalidInputError(f"At most {MAX_ORDER_BY_ITEMS} order_by items are accepted, got {len(items)}.")
+    for item in items:
+        problem = _text_problem(item.key) if isinstance(item.key, str) else "it is not a string"
+        if problem is not None:
+            raise InvalidInputError(f"Invalid order_by key {_printable(item.key)!r}: {problem}.")
 
 
 def _flatten(items: list[Expr], kind: type[And] | type[Or]) -> tuple[Expr, ...]:
@@ -412,6 +576,7 @@ def parse_filter(text: str | None) -> Expr | None:
         raise InvalidInputError(message, hint=_HINT)
     if not text.strip():
         return None
+    _check_length(text, "filter")
     parser = _Parser(text, "filter")
     expr = parser.parse_or(0)
     token = parser.peek()
@@ -431,11 +596,15 @@ def parse_order_by(items: Sequence[str] | str | None) -> tuple[OrderBy, ...]:
         return ()
     if isinstance(items, str):
         items = [items]
+    items = list(items)
+    if len(items) > MAX_ORDER_BY_ITEMS:
+        raise InvalidInputError(f"At most {MAX_ORDER_BY_ITEMS} order_by items are accepted, got {len(items):,}.")
     result: list[OrderBy] = []
     for item in items:
         if not isinstance(item, str) or not item.strip():
             message = f"Invalid order_by item {item!r}: expected e.g. 'metrics.loss DESC'."
-            raise InvalidInputError(message, hint=_HINT)
+            raise InvalidInputError(_printable(message), hint=_HINT)
+        _check_length(item, "order_by item")
         parser = _Parser(item, "order_by item")
         entity, key, _ = parser.parse_identifier()
         ascending = True
@@ -450,21 +619,28 @@ def parse_order_by(items: Sequence[str] | str | None) -> tuple[OrderBy, ...]:
 
 def encode_page_token(offset: int) -> str:
     """Encode a result offset as an opaque page token (base64 of ``{"offset": n}``)."""
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise InvalidInputError(f"A page offset must be a non-negative integer, not {offset!r}.")
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_PAGE_OFFSET:
+        raise InvalidInputError(f"A page offset must be an integer from 0 to {MAX_PAGE_OFFSET}, not {offset!r}.")
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode("utf-8")).decode("ascii")
 
 
 def decode_page_token(token: str) -> int:
-    """Decode a token made by :func:`encode_page_token`; a tampered token is rejected."""
-    try:
-        raw = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True)
-        data = json.loads(raw.decode("utf-8"))
-    except (AttributeError, UnicodeError, binascii.Error, ValueError):
-        data = None
+    """Decode a token made by :func:`encode_page_token`; a tampered token is rejected.
+
+    Anything else (not a string, too long, not base64 of ``{"offset": n}``, ``n`` outside
+    0..:data:`MAX_PAGE_OFFSET`) raises :class:`InvalidInputError`.
+    """
+    data: object = None
+    if isinstance(token, str) and len(token) <= _MAX_TOKEN_CHARS:
+        try:
+            raw = base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True)
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeError, binascii.Error, ValueError, RecursionError):
+            data = None
     offset = data.get("offset") if isinstance(data, dict) and set(data) == {"offset"} else None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        shown = token if isinstance(token, str) and len(token) <= 80 else f"{str(token)[:77]}..."
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_PAGE_OFFSET:
+        text = _printable(str(token))
+        shown = text if len(text) <= 80 else f"{text[:77]}..."
         raise InvalidInputError(
             f"Invalid page token {shown!r}.",
             hint="Pass the next_page_token returned by the previous search unchanged.",

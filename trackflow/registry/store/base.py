@@ -86,7 +86,8 @@ class RegistryTransaction(abc.ABC):
     @abc.abstractmethod
     def create_model_version(self, values: Mapping[str, Any]) -> None:
         """Insert a version from its column values (model_name, version, run_id, source,
-        payload_sha256, status, stage, description, created_at, updated_at).
+        payload_sha256, status, stage, description, created_at, updated_at) and optionally
+        ``package_files``, a mapping of the package's files to their sha256.
 
         An unknown model or a version number taken already fails the transaction.
         """

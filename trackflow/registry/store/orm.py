@@ -61,6 +61,9 @@ class ModelVersionRow(Base):
     run_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     source: Mapped[str] = mapped_column(Text)
     payload_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # {"<file in the package>": "<sha256>"} for every file, recorded at registration (0004);
+    # NULL for versions registered before
+    package_files_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     status: Mapped[str] = mapped_column(String(32))
     stage: Mapped[str] = mapped_column(String(32))
     description: Mapped[str | None] = mapped_column(Text, nullable=True)

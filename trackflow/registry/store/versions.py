@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
@@ -30,7 +31,11 @@ class VersionOps(SessionOps):
         return int(self.session.execute(statement).scalar() or 0) + 1
 
     def create_model_version(self, values: Mapping[str, Any]) -> None:
-        self.session.execute(_VERSIONS.insert(), [dict(values)])
+        row = dict(values)
+        files = row.pop("package_files", None)
+        if files is not None:
+            row["package_files_json"] = json.dumps(dict(sorted(files.items())))
+        self.session.execute(_VERSIONS.insert(), [row])
 
     def read_model_version(self, name: str, version: int) -> ModelVersion | None:
         statement = select(ModelVersionRow).where(ModelVersionRow.model_name == name, ModelVersionRow.version == version)
@@ -105,4 +110,5 @@ def _to_version(row: ModelVersionRow, *, tags: dict[str, str], aliases: tuple[st
         updated_at=ms_to_datetime(row.updated_at),  # type: ignore[arg-type]
         tags=tags,
         aliases=aliases,
+        package_files=None if row.package_files_json is None else json.loads(row.package_files_json),
     )

@@ -11,6 +11,7 @@ from trackflow.tracking.entities import Metric
 from trackflow.tracking.store.base import MetricRecord
 from trackflow.tracking.store.convert import to_metric
 from trackflow.tracking.store.orm import LatestMetricRow, MetricRow
+from trackflow.tracking.store.runs import rejected_rows
 from trackflow.tracking.store.sql import SessionOps, upsert_statement
 
 __all__ = ["MetricOps"]
@@ -36,8 +37,9 @@ class MetricOps(SessionOps):
             current = latest.get((run_id, key))
             if current is None or (step, timestamp) >= (current[3], current[4]):
                 latest[(run_id, key)] = record
-        self._insert_history(rows)
-        self._upsert_latest(list(latest.values()))
+        with rejected_rows(_describe(records)):
+            self._insert_history(rows)
+            self._upsert_latest(list(latest.values()))
 
     def _insert_history(self, rows: list[tuple[Any, ...]]) -> None:
         """Append metric values (tuples in ``_HISTORY_COLUMNS`` order) with the driver's executemany.
@@ -71,6 +73,12 @@ class MetricOps(SessionOps):
             .order_by(MetricRow.step, MetricRow.timestamp, MetricRow.id)
         )
         return [to_metric(row) for row in self.session.scalars(statement)]
+
+
+def _describe(records: Sequence[MetricRecord]) -> str:
+    if len(records) == 1:
+        return f"metric {records[0][1]!r} of run {records[0][0]}"
+    return f"{len(records)} metric values"
 
 
 def _newer(statement: Any, table: Any) -> Any:

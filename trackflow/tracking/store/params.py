@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from sqlalchemy import select
 
 from trackflow.tracking.store.orm import ParamRow
+from trackflow.tracking.store.runs import rejected_rows
 from trackflow.tracking.store.sql import SessionOps, chunks, insert_ignore
 from trackflow.tracking.validation import param_conflict_error
 
@@ -31,12 +32,13 @@ class ParamOps(SessionOps):
         # stored with another value, before or by a concurrent writer, raises.
         if not params:
             return
-        inserted = insert_ignore(
-            self.session,
-            ParamRow,
-            [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()],
-            ["run_id", "key"],
-        )
+        with rejected_rows(f"param(s) {', '.join(map(repr, list(params)[:3]))} of run {run_id}"):
+            inserted = insert_ignore(
+                self.session,
+                ParamRow,
+                [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()],
+                ["run_id", "key"],
+            )
         if inserted == len(params):
             return  # every key was new: nothing to compare
         stored = self.read_params(run_id, list(params))

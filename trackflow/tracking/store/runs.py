@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any, cast
 
 from sqlalchemy import Table, or_, select
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
+from trackflow.exceptions import InvalidInputError
 from trackflow.tracking.entities import Run
 from trackflow.tracking.search import Expr, OrderBy
 from trackflow.tracking.store.convert import metric_value, to_run
 from trackflow.tracking.store.orm import ExperimentRow, LatestMetricRow, ParamRow, RunRow, TagRow
 from trackflow.tracking.store.search_sql import build_search_statement
 from trackflow.tracking.store.sql import SessionOps, chunks
+from trackflow.tracking.validation import escape_surrogates
 
-__all__ = ["RunOps"]
+__all__ = ["RunOps", "rejected_rows"]
 
 _RUNS = cast(Table, RunRow.__table__)
 _EXPERIMENTS = cast(Table, ExperimentRow.__table__)
@@ -26,19 +30,54 @@ def _matching(column: Any, ids: Sequence[str]) -> Any:
     return column == ids[0] if len(ids) == 1 else column.in_(ids)
 
 
+@contextmanager
+def rejected_rows(what: str) -> Iterator[None]:
+    """Report rows the database (or its driver) refuses as :class:`InvalidInputError`.
+
+    A value out of the column's range, text that is not UTF-8, a missing run (foreign key)
+    ...: the rows are wrong, not the database, so writing them again cannot help. The
+    write buffer then splits its batch and drops only the offending rows. Connection and
+    lock errors (``OperationalError``) pass through: they are worth retrying.
+    """
+    try:
+        yield
+    except (DataError, IntegrityError) as exc:
+        raise InvalidInputError(f"The database rejected {what}: {_first_line(exc.orig)}") from exc
+    except DBAPIError:
+        raise
+    except StatementError as exc:  # a value SQLAlchemy could not bind
+        raise InvalidInputError(f"The database rejected {what}: {_first_line(exc.orig)}") from exc
+    except (UnicodeError, OverflowError, TypeError, ValueError) as exc:  # raised by the driver
+        raise InvalidInputError(f"The database rejected {what}: {type(exc).__name__}: {exc}") from exc
+
+
+def _first_line(exc: BaseException | None) -> str:
+    text = str(exc) if exc is not None else ""
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _storable(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A run row with lone surrogates in its text (an entry point, an error message naming a
+    file that is not UTF-8) backslash-escaped, as param values are."""
+    return {k: escape_surrogates(v) if isinstance(v, str) else v for k, v in values.items()}
+
+
 class RunOps(SessionOps):
     """The run operations of :class:`~trackflow.tracking.store.base.TrackingTransaction`."""
 
     def create_run(self, values: Mapping[str, Any]) -> None:
-        self.session.connection().execute(_RUNS.insert(), [dict(values)])
+        with rejected_rows(f"run {values.get('id')}"):
+            self.session.connection().execute(_RUNS.insert(), [_storable(values)])
 
     def create_runs(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
-            self.session.connection().execute(_RUNS.insert(), [dict(r) for r in rows])
+            with rejected_rows(f"run(s) {', '.join(str(r.get('id')) for r in rows[:3])}"):
+                self.session.connection().execute(_RUNS.insert(), [_storable(r) for r in rows])
 
     def update_run(self, run_id: str, values: Mapping[str, Any]) -> bool:
-        statement = _RUNS.update().where(_RUNS.c.id == run_id).values(**values)
-        return bool(self.session.connection().execute(statement).rowcount)
+        statement = _RUNS.update().where(_RUNS.c.id == run_id).values(**_storable(values))
+        with rejected_rows(f"the update of run {run_id}"):
+            return bool(self.session.connection().execute(statement).rowcount)
 
     def read_runs(self, run_ids: Sequence[str]) -> list[Run]:
         if not run_ids:

@@ -34,7 +34,7 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
 from sqlalchemy.orm import QueryableAttribute, aliased
 
 from trackflow.exceptions import InvalidInputError
-from trackflow.tracking.search import And, Comparison, Expr, Or, OrderBy
+from trackflow.tracking.search import MAX_PAGE_OFFSET, And, Comparison, Expr, Or, OrderBy, check_filter, check_order_by
 from trackflow.tracking.store.orm import ExperimentRow, LatestMetricRow, ParamRow, RunRow, TagRow
 
 __all__ = ["build_search_statement", "compile_filter"]
@@ -103,7 +103,7 @@ def _compile_comparison(comparison: Comparison) -> ColumnElement[bool]:
         if column is None:
             raise InvalidInputError(f"Unknown run attribute {key!r} in a search filter.")
         return _compare(column, op, value)
-    row = aliased(_keyed_table(entity))
+    row = _keyed_table(entity)  # no alias needed inside EXISTS (and aliased() is slow: ~1 ms per term)
     return (
         exists()
         .where(row.run_id == RunRow.id, row.key == key, _compare(row.value, op, value))
@@ -134,8 +134,8 @@ def _conjuncts(expr: Expr | None) -> list[Expr]:
 
 def _check_page(limit: int, offset: int) -> None:
     for name, number in (("limit", limit), ("offset", offset)):
-        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
-            raise InvalidInputError(f"{name} must be a non-negative integer, not {number!r}.")
+        if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number <= MAX_PAGE_OFFSET:
+            raise InvalidInputError(f"{name} must be an integer from 0 to {MAX_PAGE_OFFSET}, not {number!r}.")
 
 
 def build_search_statement(
@@ -149,8 +149,13 @@ def build_search_statement(
     """Build ``SELECT runs.id`` matching the filter, ordered, with ``limit``/``offset``.
 
     ``experiment_ids=None`` searches every experiment; an empty list matches nothing.
+    The filter and order-by are bounds- and range-checked first
+    (:func:`~trackflow.tracking.search.check_filter`), so no value reaches the driver that
+    it cannot encode: such input raises InvalidInputError, never a driver error.
     """
     _check_page(limit, offset)
+    check_filter(filter_expr)
+    check_order_by(order_by)
     statement = select(RunRow.id).select_from(RunRow)
     conditions: list[ColumnElement[bool]] = []
     if experiment_ids is not None:

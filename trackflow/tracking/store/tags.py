@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from sqlalchemy import delete
 
 from trackflow.tracking.store.orm import TagRow
+from trackflow.tracking.store.runs import rejected_rows
 from trackflow.tracking.store.sql import SessionOps, rowcount, upsert_statement
 
 __all__ = ["TagOps"]
@@ -19,9 +20,10 @@ class TagOps(SessionOps):
         if not tags:
             return
         statement = upsert_statement(self.session, TagRow, ["run_id", "key"], ["value"])
-        self.session.connection().execute(
-            statement, [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
-        )
+        with rejected_rows(f"tag(s) {', '.join(map(repr, list(tags)[:3]))} of run {run_id}"):
+            self.session.connection().execute(
+                statement, [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
+            )
 
     def delete_tag(self, run_id: str, key: str) -> bool:
         return bool(rowcount(self.session.execute(delete(TagRow).where(TagRow.run_id == run_id, TagRow.key == key))))
