@@ -264,3 +264,17 @@ def test_a_real_deployment_run_checks_data_against_the_workers_folders(
     assert outcomes["inside"][0], outcomes["inside"]
     failed, error = outcomes["edited"]
     assert not failed and isinstance(error, InvalidInputError) and "is not allowed in this run" in str(error)
+
+
+def test_the_data_change_check_reads_only_allowed_files(tmp_path: Path) -> None:
+    from trackflow.deployments.scheduling import check_data_changed
+    from trackflow.tasks.data import data_roots
+
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    secret = elsewhere / "secret.csv"
+    secret.write_text("a,b\n1,2\n")
+    # its `path` is a deployment parameter anyone with UI access can edit: checked before reading
+    with data_roots(project), pytest.raises(InvalidInputError, match="not allowed"):
+        check_data_changed.fn(str(secret), "pipeline/spec", "spec")

@@ -181,12 +181,18 @@ def compare_data(client: Any, spec_name: str, path: str | Path) -> DataCheck:
 
 @flow(name="check-data-changed", log_prints=True)
 def check_data_changed(path: str, deployment: str, spec_name: str) -> dict[str, Any]:
-    """Start ``deployment`` when the file at ``path`` differs from what the spec last trained on."""
+    """Start ``deployment`` when the file at ``path`` differs from what the spec last trained on.
+
+    ``path`` is a deployment parameter (editable in the Prefect UI): it is checked like a
+    pipeline's ``data`` before the file is read (``TRACKFLOW_DATA_ROOTS``).
+    """
     from prefect.deployments import run_deployment
 
     from trackflow.dashboard.publish import publish_event
+    from trackflow.tasks.data import check_location
     from trackflow.tracking.fluent import get_client
 
+    check_location(str(path))
     check = compare_data(get_client(), spec_name, path)
     outcome: dict[str, Any] = {"path": check.path, "current": check.current, "previous": check.previous,
                                "changed": check.changed, "flow_run_id": None}
