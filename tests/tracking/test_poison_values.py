@@ -11,24 +11,14 @@ from contextlib import contextmanager
 
 import numpy as np
 import pytest
-from sqlalchemy import Connection, create_engine, text
+from db_helpers import database
+from sqlalchemy import text
 
 from trackflow.exceptions import InvalidInputError, StoreError
 from trackflow.tracking.client import Client
 from trackflow.tracking.entities import RunStatus
 
 SURROGATE_FILE = "caf\udce9.csv"  # os.listdir() of the Latin-1 bytes b"caf\xe9.csv"
-
-
-@contextmanager
-def database(client: Client) -> Iterator[Connection]:
-    """A connection of its own to the client's database, as another process would open it."""
-    engine = create_engine(client.tracking_uri.replace("postgresql://", "postgresql+psycopg://", 1))
-    try:
-        with engine.connect() as conn:
-            yield conn
-    finally:
-        engine.dispose()
 
 
 def assert_store_healthy(client: Client, run_id: str) -> None:

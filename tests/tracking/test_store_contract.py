@@ -4,28 +4,16 @@ datasets and search, run against SQLite and PostgreSQL through the public Client
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import Connection, create_engine, func, inspect, select, table, text
+from db_helpers import database
+from sqlalchemy import create_engine, func, inspect, select, table, text
 
 from trackflow.exceptions import ConflictError, InvalidInputError, NotFoundError
 from trackflow.tracking.client import Client
 from trackflow.tracking.entities import NoteKind, RunStatus
-
-
-@contextmanager
-def database(client: Client) -> Iterator[Connection]:
-    """A connection of its own to the client's database, as another process would open it."""
-    engine = create_engine(client.tracking_uri.replace("postgresql://", "postgresql+psycopg://", 1))
-    try:
-        with engine.connect() as conn:
-            yield conn
-    finally:
-        engine.dispose()
 
 
 def row_counts(client: Client) -> dict[str, int]:
