@@ -272,6 +272,7 @@ class _RunCache:
     def __init__(self, tx: TrackingTransaction) -> None:
         self._tx = tx
         self.known: dict[str, Run] = {}
+        self._children: dict[str, list[str]] = {}
 
     def get_many(self, run_ids: Iterable[str]) -> dict[str, Run]:
         wanted = list(dict.fromkeys(run_ids))
@@ -284,10 +285,16 @@ class _RunCache:
         found: list[str] = []
         frontier = [run_id]
         while frontier:
-            children = [c for parent in frontier for c in self._tx.read_child_run_ids(parent) if c not in found]
+            children = [c for parent in frontier for c in self._children_of(parent) if c not in found]
             found += children
             frontier = children
         return found
+
+    def _children_of(self, run_id: str) -> list[str]:
+        # a flow-run root's nested runs are needed twice (seeds and scope): read them once
+        if run_id not in self._children:
+            self._children[run_id] = self._tx.read_child_run_ids(run_id)
+        return self._children[run_id]
 
     def top(self, run_id: str) -> str:
         current = run_id
