@@ -258,6 +258,12 @@ def _cli(params: dict[str, Any], work: Path) -> dict[str, Any]:
     return cli_time(params, work)
 
 
+def _ui_pages(params: dict[str, Any], work: Path) -> dict[str, Any]:
+    from ui_bench import ui_pages
+
+    return ui_pages(params, work)
+
+
 def _quickstart(params: dict[str, Any], work: Path) -> dict[str, Any]:
     from cli_bench import quickstart
 
@@ -277,6 +283,7 @@ HANDLERS = {
     "flow_submit": _flows,
     "cli_help": _cli,
     "cli_runs_list": _cli,
+    "ui_pages": _ui_pages,
     "quickstart": _quickstart,
 }
 

@@ -248,6 +248,22 @@ WORKLOADS: tuple[Workload, ...] = (
         baseline="none",
     ),
     Workload(
+        name="ui_pages",
+        title="`trackflow ui`: runs page and compare page on 100,000 runs",
+        description="100,000 runs (25,000 flow runs with 3 task runs each) seeded through the Client's batched "
+        "writes; `trackflow ui` in a subprocess; each page requested after one cold request. Figure: median "
+        "server time (Server-Timing) of the first runs page; details: every page's median/min/max server "
+        "time, client time and bytes (runs page sorted, filtered, last page, JSON; compare 2/5/20 runs).",
+        unit="ms",
+        full={"runs": 100_000, "tasks_per_flow": 3, "history_runs": 20, "steps": 50, "calls": 7,
+              "compare_runs": [2, 5, 20]},
+        quick={"runs": 2_000, "tasks_per_flow": 3, "history_runs": 20, "steps": 50, "calls": 3,
+               "compare_runs": [2, 20]},
+        target=Target("max", 300),
+        baseline="none",
+        max_repeat=3,
+    ),
+    Workload(
         name="quickstart",
         title="`trackflow quickstart`, each on a fresh PREFECT_HOME and TRACKFLOW_HOME",
         description="Runs the command N times in a row; the figure is the share of runs that "

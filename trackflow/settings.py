@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +41,14 @@ class TrackflowSettings:
     metric_flush_size: int = 5000
     metric_flush_interval: float = 2.0
     sqlite_busy_timeout: float = 60.0
+    store_retry_seconds: float = 60.0
+    """How long tracked flows and tasks retry an unreachable tracking database before spooling (0: no retry)."""
     allowed_flow_modules: tuple[str, ...] = DEFAULT_FLOW_MODULES
     allowed_data_schemes: tuple[str, ...] = ()
     data_roots: tuple[Path, ...] = ()
+    artifact_storage_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    """fsspec storage options of the artifact root (``TRACKFLOW_ARTIFACT_STORAGE_OPTIONS``, a JSON
+    object: endpoint, credentials, addressing style...); not shown in ``repr`` (it may hold secrets)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> TrackflowSettings:
@@ -54,9 +59,11 @@ class TrackflowSettings:
             home=home,
             tracking_uri=env.get(f"{ENV_PREFIX}TRACKING_URI") or f"sqlite:///{home / 'trackflow.db'}",
             artifact_root=env.get(f"{ENV_PREFIX}ARTIFACT_ROOT") or str(home / "artifacts"),
+            artifact_storage_options=_json_object(env, "ARTIFACT_STORAGE_OPTIONS"),
             metric_flush_size=_number(env, "METRIC_FLUSH_SIZE", int, 5000, minimum=1),
             metric_flush_interval=_number(env, "METRIC_FLUSH_INTERVAL", float, 2.0, minimum=1e-3),
             sqlite_busy_timeout=_number(env, "SQLITE_BUSY_TIMEOUT", float, 60.0, minimum=1e-3),
+            store_retry_seconds=_number(env, "STORE_RETRY_SECONDS", float, 60.0, minimum=0.0),
             allowed_flow_modules=tuple(dict.fromkeys([*DEFAULT_FLOW_MODULES, *_modules(env, "ALLOWED_FLOW_MODULES")])),
             allowed_data_schemes=_schemes(env, "ALLOWED_DATA_SCHEMES"),
             data_roots=tuple(Path(p).expanduser() for p in (env.get(f"{ENV_PREFIX}DATA_ROOTS") or "").split(os.pathsep)
@@ -81,6 +88,24 @@ def _number(env: Mapping[str, str], name: str, kind: Callable[[str], Any], defau
             f"{ENV_PREFIX}{name}={raw!r} is not valid: expected a {kind.__name__} >= {minimum}.",
             hint=f"Fix or unset {ENV_PREFIX}{name}.",
         )
+    return value
+
+
+def _json_object(env: Mapping[str, str], name: str) -> dict[str, Any]:
+    """A JSON object from ``TRACKFLOW_<name>`` ({} when unset or blank)."""
+    import json
+
+    raw = env.get(f"{ENV_PREFIX}{name}") or ""
+    if not raw.strip():
+        return {}
+    hint = f'Set {ENV_PREFIX}{name} to a JSON object, e.g. {{"client_kwargs": {{"endpoint_url": "http://..."}}}}.'
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidInputError(f"{ENV_PREFIX}{name} is not valid JSON: {exc}.", hint=hint) from None
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"{ENV_PREFIX}{name} must be a JSON object, got a {type(value).__name__}.",
+                                hint=hint)
     return value
 
 

@@ -19,14 +19,9 @@ Chromium resolves no other host name and runs with its background networking off
 
 from __future__ import annotations
 
-import base64
-import itertools
 import json
 import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -37,13 +32,13 @@ from typing import Any
 
 import httpx
 import pytest
+from browser_helpers import Browser, chromium_path, free_port, until
 
 from ci_gate import unavailable
 
 SCREENSHOT_OLD_UI = Path("/tmp/trackflow-report-old-ui.png")
 SCREENSHOT_V2 = Path("/tmp/trackflow-report-v2.png")
 REPORT_KEY = "trackflow-run-report-browser-flow"
-_CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "chrome")
 
 FLOW_SCRIPT = textwrap.dedent(
     """
@@ -70,27 +65,13 @@ FLOW_SCRIPT = textwrap.dedent(
 )
 
 
-def _chromium() -> str | None:
-    for name in _CHROMIUM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     """A real ``prefect server start`` on a free local port, with its own home and database."""
-    if _chromium() is None:
+    if chromium_path() is None:
         unavailable("no chromium binary installed (apt-get install chromium) for the browser test")
     home = tmp_path_factory.mktemp("prefect-server")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -127,136 +108,6 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
         except subprocess.TimeoutExpired:
             server.kill()
         log.close()
-
-
-def _chromium_args(profile: Path) -> list[str]:
-    return [
-        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--disable-default-apps", "--disable-domain-reliability", "--metrics-recording-only",
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-        "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-        f"--user-data-dir={profile}", "--window-size=1400,1800",
-    ]  # fmt: skip
-
-
-class Browser:
-    """Headless Chromium with one page, driven over the DevTools protocol (websocket)."""
-
-    def __init__(self, chromium: str, profile: Path) -> None:
-        from websockets.sync.client import connect
-
-        profile.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(
-            [chromium, *_chromium_args(profile), "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-        self._ids = itertools.count(1)
-        try:
-            port = self._devtools_port(profile / "DevToolsActivePort")
-            page = _until(lambda: next((t for t in httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=5).json()
-                                        if t.get("type") == "page"), None), 30, "a Chromium page")  # fmt: skip
-            self.ws = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=30)
-        except BaseException:
-            self.close()
-            raise
-
-    def _devtools_port(self, port_file: Path) -> int:
-        def read() -> int | None:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"chromium exited with {self.process.returncode}")
-            text = port_file.read_text().split() if port_file.exists() else []
-            return int(text[0]) if text else None
-
-        return _until(read, 60, "Chromium's DevToolsActivePort file")
-
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
-        """Send one DevTools command and return its result (events in between are skipped)."""
-        ident = next(self._ids)
-        self.ws.send(json.dumps({"id": ident, "method": method, "params": params}))
-        while True:
-            message = json.loads(self.ws.recv(timeout=60))
-            if message.get("id") == ident:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return message["result"]  # type: ignore[no-any-return]
-
-    def js(self, expression: str) -> Any:
-        """Evaluate ``expression`` in the page; its value (JSON-able)."""
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"{expression[:80]}: {result['exceptionDetails'].get('text')}")
-        return result["result"].get("value")
-
-    def wait(self, expression: str, timeout: float = 60) -> Any:
-        """The first truthy value of ``expression`` within ``timeout`` s (None if none: SPA still loading)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                value = self.js(expression)
-            except RuntimeError:  # the page navigated while evaluating
-                value = None
-            if value:
-                return value
-            time.sleep(0.25)
-        return None
-
-    def goto(self, url: str) -> None:
-        """Navigate the page."""
-        self.call("Page.navigate", url=url)
-
-    def click(self, find: str, timeout: float = 60) -> bool:
-        """A real mouse click at the centre of the element the JS expression ``find`` returns."""
-        point = self.wait(
-            f"(() => {{ const e = ({find}); if (!e) return null; e.scrollIntoView({{block: 'center'}});"
-            " const r = e.getBoundingClientRect(); return r.width && r.height ? [r.x + r.width / 2, r.y + r.height / 2] : null; })()",
-            timeout,
-        )  # fmt: skip
-        if not point:
-            return False
-        x, y = point
-        self.call("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
-        for kind in ("mousePressed", "mouseReleased"):
-            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
-        return True
-
-    def screenshot(self, path: Path, *, center_on: str | None = None) -> None:
-        """Save a PNG of the page, scrolled so that ``center_on`` (JS expression) is in view."""
-        for _attempt in range(10 if center_on else 0):  # the SPA may re-render and scroll back
-            self.js(f"(() => {{ const e = ({center_on}); if (e) e.scrollIntoView({{block: 'center'}}); }})()")
-            time.sleep(0.5)
-            if self.js(f"(() => {{ const e = ({center_on}); if (!e) return true; const r = e.getBoundingClientRect();"
-                       " return r.top >= 0 && r.bottom <= innerHeight; })()"):  # fmt: skip
-                break
-        data = self.call("Page.captureScreenshot", format="png")["data"]
-        path.write_bytes(base64.b64decode(data))
-
-    def close(self) -> None:
-        """Close the websocket and end the Chromium process group this object started."""
-        ws = getattr(self, "ws", None)
-        if ws is not None:
-            ws.close()
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=20)
-
-
-def _until(probe: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = probe()
-            if value:
-                return value
-        except (httpx.HTTPError, OSError, ValueError) as exc:
-            last = exc
-        time.sleep(0.2)
-    raise TimeoutError(f"no {what} within {timeout} s" + (f" ({last})" if last else ""))
 
 
 def _api(url: str, path: str, body: dict[str, Any], *, timeout: float = 30) -> Any:
@@ -346,11 +197,11 @@ def test_report_renders_in_the_prefect_ui(
     assert "<details><summary>" in markdown and "```mermaid" in markdown, "the mermaid source is not kept (folded)"
 
     report_link = f"{url}/artifacts/artifact/{artifact_id}"
-    logs = _until(lambda: [log["message"] for log in _api(url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [flow_run_id]}}})
+    logs = until(lambda: [log["message"] for log in _api(url, "/logs/filter", {"logs": {"flow_run_id": {"any_": [flow_run_id]}}})
                            if log["message"].startswith("trackflow")], 30, "trackflow line in the flow run's logs")  # fmt: skip
     assert len(logs) == 1 and re.fullmatch(rf"trackflow run [0-9a-f]+: report at {re.escape(report_link)}", logs[0]), logs
 
-    chromium = _chromium()
+    chromium = chromium_path()
     assert chromium is not None
     browser = Browser(chromium, tmp_path / "chromium")
     try:

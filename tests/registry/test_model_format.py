@@ -189,7 +189,7 @@ def test_pickle_serialization_needs_allow_unsafe(
     with pytest.raises(UnsafeModelError):
         load_model(tmp_path / "pkl")
     loaded = load_model(tmp_path / "pkl", allow_unsafe=True)
-    assert loaded.signature is None
+    assert loaded.signature is not None and loaded.signature.column_names == ["age", "income"]  # feature_names_in_
     data = _numeric(table)
     np.testing.assert_array_equal(loaded.predict(data), forest.predict(data))
 
@@ -229,7 +229,7 @@ def test_manifest_contents(
 def test_extra_requirements(tmp_path: Path, forest: RandomForestClassifier) -> None:
     manifest = save_model(forest, tmp_path / "m", extra_requirements=["lightgbm>=4"])
     assert manifest.requirements[-1] == "lightgbm>=4"
-    assert manifest.signature is None and not (tmp_path / "m" / "input_example.json").exists()
+    assert manifest.signature is not None and not (tmp_path / "m" / "input_example.json").exists()
     with pytest.raises(InvalidInputError):
         save_model(forest, tmp_path / "n", extra_requirements="lightgbm")
 

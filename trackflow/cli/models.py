@@ -173,3 +173,43 @@ def history(
     ]
     columns = ["when", "version", "from", "to", "user", "reason"]
     emit(rows, columns if fmt is OutputFormat.table else [*columns, "flow_run_id", "details"], fmt)
+
+
+@app.command("predict")
+def predict(
+    model_uri: str = typer.Argument(..., metavar="MODEL_URI", help="e.g. models:/churn-clf@champion or runs:/ID/model"),
+    data: str = typer.Argument(..., metavar="INPUT", help="A .csv or .parquet file to score."),
+    output: Optional[str] = typer.Option(  # noqa: UP007
+        None, "--output", "-o", help="Write input + predictions here (.csv or .parquet); default: CSV to stdout."),
+    prediction_column: str = typer.Option("prediction", "--prediction-column", help="Name of the predictions column."),
+    experiment: Optional[str] = typer.Option(  # noqa: UP007
+        None, "--experiment", "-e", help="Experiment of the scoring run (default: the default experiment)."),
+) -> None:
+    """Score a data file with a model and record it (datasets and lineage), as the score_batch task does."""
+    import sys
+
+    from trackflow.tasks.scoring import score_and_record
+    from trackflow.tracking.client import Client
+
+    client = Client()
+    runs: list[str] = []
+
+    def new_run(version: Any) -> str:
+        label = f"{version.name}-v{version.version}" if version is not None else "run-model"
+        run = client.create_run(experiment, run_name=f"predict-{label}") if experiment else client.create_run(
+            run_name=f"predict-{label}")
+        runs.append(run.id)
+        return run.id
+
+    try:
+        scored = score_and_record(model_uri, data, output=output, prediction_column=prediction_column,
+                                  new_run=new_run, client=client)
+    except BaseException:
+        if runs:
+            client.end_run(runs[0], "FAILED", error="scoring failed")
+        raise
+    client.end_run(runs[0], "FINISHED")
+    if output is None:
+        scored.to_csv(sys.stdout, index=False)
+    where = f"to {output}" if output is not None else "to stdout"
+    typer.echo(f"Scored {len(scored)} rows with {model_uri} {where}; recorded as run {runs[0]}.", err=output is None)

@@ -147,13 +147,19 @@ def deploy(
     if serve and work_pool:
         raise TrackflowError("Use either --serve or --work-pool, not both.")
     with prefect_defaults():
-        from trackflow.deployments.scheduling import apply_deployments, build_deployments, serve_deployments
+        from trackflow.deployments.scheduling import (
+            apply_deployments,
+            build_deployments,
+            check_serve_artifact_root,
+            serve_deployments,
+        )
 
         build_deployments(spec)  # validates flow, parameters and files before anything is written
         if serve:
+            check_serve_artifact_root()  # before a server is started
             with scheduling_server(_echo) as api:
-                _echo(f"Serving {spec.name}: scheduled runs execute in this process; see them at {api.dashboard}. "
-                      "Stop with Ctrl-C.")
+                _echo(f"Serving {spec.name}: scheduled runs execute in subprocesses of this one; see them at "
+                      f"{api.dashboard}. Stop with Ctrl-C.")
                 serve_deployments(spec)
             return
         api = ensure_api(_echo)
@@ -161,6 +167,10 @@ def deploy(
     for info in infos:
         when = f" - {info.schedule}" if info.schedule else " - no schedule"
         _echo(f"Deployment {info.full_name} ({info.id}){when}")
+    if spec.experiment or spec.run_name:
+        where = f"experiment {spec.experiment!r}" if spec.experiment else "the flow's experiment"
+        named = f", named {spec.run_name!r}" if spec.run_name else ""
+        _echo(f"Its runs record into {where}{named} (carried by its tags).")
     if api.ephemeral:
         _echo("Note: the deployments are stored in PREFECT_HOME; the temporary server does not schedule runs, "
               "`prefect server start` (or --serve) does.")

@@ -31,13 +31,12 @@ def serve_command(
     """Serve a model: POST /invocations, GET /health, GET /metadata.
 
     The server re-resolves the URI every --poll-interval seconds and swaps to the new
-    version atomically when an alias moves or a promotion changes the stage.
+    version atomically when an alias moves or a promotion changes the stage. Bodies are
+    JSON (records, dataframe_split, instances) or CSV (Content-Type: text/csv). The
+    deployment is recorded once the port is bound.
     """
     from trackflow.deployments.serving import serve
 
-    auth = "token required" if token is not None else "no token"
-    typer.echo(f"Serving {model_uri} on http://{host}:{port} (POST /invocations, GET /health, GET /metadata; "
-               f"{auth}); following it every {poll_interval:g} s.")
     serve(model_uri, host=host, port=port, poll_interval=poll_interval, allow_unsafe=allow_unsafe, record=record,
           max_body_bytes=max_body_bytes, max_rows=max_rows, timeout=timeout, token=token)
 

@@ -4,7 +4,8 @@ It shows the version (stage, aliases, source, payload hash), its metrics (the pr
 flow run's evaluation, rolled up from its tasks, and the training task run's own) and the
 run's params, the input signature as a table, what the version came from (its upstream
 lineage as an SVG image both Prefect UIs render, the mermaid source folded below it) and
-the model's stage history. Published under the key ``model-card-<name>``, so the cards of
+the model's stage history; with ``TRACKFLOW_UI_URL`` set, a link to the version's page in
+``trackflow ui``. Published under the key ``model-card-<name>``, so the cards of
 successive versions stack up as one artifact's history.
 """
 
@@ -18,8 +19,9 @@ from uuid import UUID
 
 from trackflow.dashboard.diagram import lineage_markdown
 from trackflow.dashboard.publish import artifact_key, publish_markdown
+from trackflow.dashboard.ui_links import model_version_url
 
-__all__ = ["render_model_card", "publish_model_card", "model_card_key"]
+__all__ = ["render_model_card", "publish_model_card", "model_card_key", "package_signature"]
 
 logger = logging.getLogger("trackflow.dashboard")
 _MAX_PARAMS = 40
@@ -49,8 +51,8 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
     return lines
 
 
-def _signature(client: Any, run_id: str, path: str) -> dict[str, Any] | None:
-    """The signature dict stored in the package manifest, or None (never raises)."""
+def package_signature(client: Any, run_id: str, path: str) -> dict[str, Any] | None:
+    """The signature dict stored in the package manifest of ``runs:/<run_id>/<path>``, or None (never raises)."""
     import yaml
 
     from trackflow.registry.model_format import MANIFEST_FILE
@@ -137,6 +139,9 @@ def render_model_card(client: Any, name: str, version: int) -> str:
     ]
     if run is not None:
         facts += [("run", f"{run.name} (`{run.id}`)"), ("experiment", run.experiment_name)]
+    page = model_version_url(name, mv.version)
+    if page is not None:
+        facts.append(("trackflow ui", f"[{name} v{mv.version}]({page})"))
     facts += [(f"tag {k}", v) for k, v in mv.tags.items()]
     if mv.description:
         facts.append(("description", mv.description))
@@ -149,7 +154,7 @@ def render_model_card(client: Any, name: str, version: int) -> str:
         lines += [f"_{len(params) - _MAX_PARAMS} more not shown_"] if len(params) > _MAX_PARAMS else []
         lines.append("")
     run_id, path = parse_source(mv.source, client.artifacts)
-    signature = _signature(client, run_id, path)
+    signature = package_signature(client, run_id, path)
     lines += ["## Signature", ""]
     if signature:
         lines += _table(["input column", "dtype"], [(c["name"], c["dtype"]) for c in signature["inputs"]])

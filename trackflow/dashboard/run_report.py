@@ -9,6 +9,10 @@ task runs, datasets, models, notes and lineage through the Client, and
   and what they were registered as, notes and decisions, and the lineage the flow run
   recorded as an SVG image (both Prefect UIs render it; mermaid source folded below);
 * table ``trackflow-task-metrics-<flow-name>``: one row per task run with its metrics.
+
+When ``TRACKFLOW_UI_URL`` is set, the report links to the run's page in ``trackflow ui`` and
+to the compare page of this run and the previous run of the same flow, and each table row
+carries its task run's page (:mod:`trackflow.dashboard.ui_links`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 from trackflow.dashboard.diagram import lineage_markdown
 from trackflow.dashboard.publish import publish_markdown, publish_table
+from trackflow.dashboard.ui_links import compare_url, previous_flow_run, run_url, ui_base_url
 from trackflow.tracking.entities import LineageNode, Note, Run, RunDataset
 from trackflow.tracking.fluent import get_client
 from trackflow.tracking.lineage import LineageGraph
@@ -48,6 +53,8 @@ class RunSummary:
     models: list[tuple[Run, LineageNode]] = field(default_factory=list)
     notes: list[tuple[Run, Note]] = field(default_factory=list)
     graph: LineageGraph | None = None
+    previous_run_id: str | None = None
+    """The previous flow run of the same flow (read only when ``TRACKFLOW_UI_URL`` is set: the compare link)."""
 
 
 def report_key(flow_name: str) -> str:
@@ -72,7 +79,9 @@ def collect_summary(run_id: str, *, children: list[Run] | None = None) -> RunSum
     by_id = {r.id: r for r in runs}
     models = [(by_id[n.attributes["run_id"]], n) for n in graph.nodes.values()
               if n.kind == "model" and n.attributes.get("run_id") in by_id]  # fmt: skip
-    return RunSummary(run=run, children=kids, datasets=datasets, models=models, notes=notes, graph=graph)
+    previous = previous_flow_run(client, run) if ui_base_url() and run.kind == "flow" else None
+    return RunSummary(run=run, children=kids, datasets=datasets, models=models, notes=notes, graph=graph,
+                      previous_run_id=previous)
 
 
 def lineage_graph(runs: list[Run]) -> LineageGraph:
@@ -157,6 +166,7 @@ def render_markdown(summary: RunSummary, *, flow_name: str) -> str:
         ["Duration (s)", _duration(run)], ["Source", f"{source} {run.entrypoint or ''}"], ["Error", run.error],
     ]  # fmt: skip
     lines += _table(["", ""], [fact for fact in facts if fact[1] not in (None, "")])
+    lines += _ui_links(summary)
     lines += ["## Parameters", ""] + (_table(["param", "value"], [[k, v] for k, v in run.params.items()]) if run.params else ["No parameters.", ""])
     lines += ["## Metrics", ""]
     lines += _table(["metric", "value"], [[k, v] for k, v in sorted(run.metrics.items())]) if run.metrics else ["No flow-level metrics.", ""]
@@ -182,6 +192,18 @@ def render_markdown(summary: RunSummary, *, flow_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _ui_links(summary: RunSummary) -> list[str]:
+    """``trackflow ui: run page · compare with the previous run`` (nothing without TRACKFLOW_UI_URL)."""
+    page = run_url(summary.run.id)
+    if page is None:
+        return []
+    links = [f"[run page]({page})"]
+    compare = compare_url([summary.previous_run_id, summary.run.id]) if summary.previous_run_id else None
+    if compare:
+        links.append(f"[compare with the previous run]({compare})")
+    return ["trackflow ui: " + " · ".join(links), ""]
+
+
 def _registrations(graph: LineageGraph | None) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for edge in graph.edges if graph is not None else ():
@@ -191,7 +213,7 @@ def _registrations(graph: LineageGraph | None) -> dict[str, list[str]]:
 
 
 def metrics_rows(summary: RunSummary) -> list[dict[str, Any]]:
-    """One table row per task run: name, status, attempts, duration and every metric."""
+    """One table row per task run: name, status, attempts, duration, every metric (and its ui page, ``ui``)."""
     keys = sorted({k for child in summary.children for k in child.metrics})
     rows = []
     for child in summary.children:
@@ -200,6 +222,9 @@ def metrics_rows(summary: RunSummary) -> list[dict[str, Any]]:
         for key in keys:
             value = child.metrics.get(key)
             row[key] = None if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
+        page = run_url(child.id)
+        if page is not None:
+            row["ui"] = page
         rows.append(row)
     return rows
 

@@ -9,7 +9,7 @@ before the flow starts, so a typo writes nothing. After the run, the invocation
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,10 +100,24 @@ def check_flow_parameters(flow: Any, parameters: Mapping[str, Any], *, spec: Any
             hint = f"Its parameters: {', '.join(known) or 'none'}."
             raise spec.error(f"parameters.{key}", message, hint=hint) if spec is not None else InvalidInputError(
                 message, hint=hint)
+    import logging
+    import re
+
+    quiet = logging.getLogger("prefect.flows")  # it logs pydantic's error list before raising
+    drop = logging.Filter("-")  # matches no logger name: drops every record
+    quiet.addFilter(drop)
     try:
         flow.validate_parameters(dict(parameters))
     except Exception as exc:  # noqa: BLE001 - Prefect's ParameterTypeError / SignatureMismatchError
+        found = re.search(r"^ - (\w+): (.+)$", str(exc), re.MULTILINE)
+        if found is not None and found.group(1) in parameters:  # the key, its value and what was wrong
+            key, why = found.group(1), found.group(2)
+            message = f"Parameter {key!r} of flow {flow.name!r} is {parameters[key]!r}: {why}."
+            raise spec.error(f"parameters.{key}", message) if spec is not None else InvalidInputError(
+                message) from None
         raise InvalidInputError(f"Parameters do not fit flow {flow.name!r}: {exc}") from None
+    finally:
+        quiet.removeFilter(drop)
     if flow.fn.__name__ == "training_pipeline" and getattr(flow.fn, "__module__", "") == "trackflow.flows.pipelines":
         from trackflow.flows.pipelines import check_training_parameters
 
@@ -115,6 +129,12 @@ def check_flow_parameters(flow: Any, parameters: Mapping[str, Any], *, spec: Any
                 raise spec.error(f"parameters.{bad_key}", str(exc), hint=exc.hint) from None
             raise
     return dict(parameters)
+
+
+def _with_tracking_options(flow: Any, *, experiment: str | None = None, run_name: str | None = None) -> Any:
+    """``flow`` with the given tracking options replacing its own (a plain Prefect flow: as is)."""
+    given = {k: v for k, v in {"experiment": experiment, "run_name": run_name}.items() if v is not None}
+    return flow.with_options(**given) if given and hasattr(flow, "tracking_options") else flow
 
 
 def _key_in(message: str, parameters: Mapping[str, Any]) -> str | None:
@@ -131,14 +151,23 @@ def run_flow(
     *,
     entrypoint: str | None = None,
     experiment: str | None = None,
+    run_name: str | None = None,
     tags: Mapping[str, str] | None = None,
+    prefect_tags: Sequence[str] = (),
 ) -> LaunchResult:
-    """Run ``flow`` once in this process and tag its run with how it was invoked."""
+    """Run ``flow`` once in this process and tag its run with how it was invoked.
+
+    ``experiment`` / ``run_name`` replace the flow's own tracking options for this run;
+    ``prefect_tags`` are Prefect tags of the flow run (as a deployment's tags are).
+    """
+    from prefect import tags as prefect_tag_context
+
     from trackflow.tracked.provenance import flow_entrypoint, invocation_tags
     from trackflow.tracking.fluent import get_client
 
-    runnable = flow.with_options(experiment=experiment) if experiment and hasattr(flow, "tracking_options") else flow
-    state = runnable(**dict(parameters), return_state=True)
+    runnable = _with_tracking_options(flow, experiment=experiment, run_name=run_name)
+    with prefect_tag_context(*prefect_tags):
+        state = runnable(**dict(parameters), return_state=True)
     flow_run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
     client = get_client()
     run_id = None
@@ -172,4 +201,5 @@ def run_spec(spec: Any, overrides: Mapping[str, Any] | None = None) -> LaunchRes
         tags = {SPEC_NAME_TAG: spec.name}
         if spec.path is not None:
             tags[SPEC_TAG] = str(spec.path)
-        return run_flow(flow, parameters, entrypoint=entry, experiment=spec.experiment, tags=tags)
+        return run_flow(flow, parameters, entrypoint=entry, experiment=spec.experiment, run_name=spec.run_name,
+                        tags=tags, prefect_tags=spec.tags)

@@ -35,24 +35,11 @@ from trackflow.tracked.provenance import (
     SPEC_NAME_TAG,
     SPEC_TAG,
 )
+from trackflow.tracking.differences import Difference, mapping_differences
 
 __all__ = ["Difference", "RerunPlan", "plan_rerun", "rerun", "data_differences", "package_differences"]
 
 _PIPELINE_FLOWS = {"training-pipeline": "trackflow.flows:training_pipeline"}
-
-
-@dataclass(frozen=True)
-class Difference:
-    """One thing that is not as it was when the run ran."""
-
-    kind: str
-    what: str
-    before: str | None
-    now: str | None
-
-    def describe(self) -> str:
-        """One line, e.g. ``data: /data/churn.csv sha256:1f2e... -> sha256:9a8b...``."""
-        return f"{self.kind}: {self.what}: {self.before or 'unknown'} -> {self.now or 'unknown'}"
 
 
 @dataclass(frozen=True)
@@ -118,12 +105,7 @@ def package_differences(run: Any) -> list[Difference]:
     """Package (and Python) versions recorded on the run vs this process."""
     from trackflow.tracking.source import package_versions
 
-    now = package_versions()
-    found = [
-        Difference("packages", name, version, now.get(name))
-        for name, version in sorted(run.package_versions.items())
-        if now.get(name) != version
-    ]
+    found = mapping_differences("packages", run.package_versions, package_versions(), keys=run.package_versions)
     if run.python_version and run.python_version != platform.python_version():
         found.append(Difference("packages", "python", run.python_version, platform.python_version()))
     return found
@@ -162,6 +144,9 @@ def _entrypoint(run: Any, given: str | None) -> str:
     known = _PIPELINE_FLOWS.get(run.tags.get("prefect.flow", ""))
     if known is not None:
         return known
+    script = Path(run.entrypoint or "").expanduser()  # a script run with `python file.py`: its recorded path
+    if script.suffix == ".py" and script.is_file() and run.tags.get("prefect.flow"):
+        return f"{script}:{run.tags['prefect.flow'].replace('-', '_')}"  # Prefect's default flow name
     raise NotFoundError(
         f"Run {run.id} does not record which flow it ran.",
         hint="Pass the flow with --flow package.module:flow or path/to/file.py:flow.",

@@ -37,8 +37,10 @@ __all__ = [
     "DeploymentInfo",
     "DataCheck",
     "build_deployments",
+    "deployment_option_tags",
     "apply_deployments",
     "serve_deployments",
+    "check_serve_artifact_root",
     "latest_spec_run",
     "compare_data",
     "check_data_changed",
@@ -91,6 +93,26 @@ def _entrypoint_type(flow_obj: Any) -> Any:
     return EntrypointType.FILE_PATH if script else EntrypointType.MODULE_PATH
 
 
+def deployment_option_tags(spec: PipelineSpec, flow_obj: Any) -> list[str]:
+    """The Prefect tags that carry the spec's ``experiment`` and ``run_name`` to every run of its
+    deployment (none for a plain Prefect flow, which records nothing).
+
+    Every run of a deployment, on a worker or under ``serve``, executes the flow loaded afresh
+    from its entrypoint in a new process, so options applied to the flow object here would be
+    lost. Tags, not job variables or parameters: the Prefect server copies a deployment's tags
+    into every flow run created from it (schedule, ``prefect deployment run``,
+    ``run_deployment``, the UI) whatever executes it (job variables need a work pool whose job
+    template has an ``env``, and ``serve`` has none; parameters must be the flow's own), and a
+    run's own tags add to them but never drop them. The tracked flow reads them from its flow
+    run when it starts (:meth:`~trackflow.tracked.options.TrackingOptions.from_run_tags`).
+    """
+    from trackflow.tracked.options import run_option_tags
+
+    if not hasattr(flow_obj, "tracking_options"):
+        return []
+    return run_option_tags(experiment=spec.experiment, run_name=spec.run_name)
+
+
 def build_deployments(spec: PipelineSpec, *, flow_obj: Any = None) -> list[Any]:
     """The spec's RunnerDeployments (the pipeline, plus the data watch when configured)."""
     from trackflow.deployments.launch import check_flow_parameters, load_flow
@@ -100,14 +122,13 @@ def build_deployments(spec: PipelineSpec, *, flow_obj: Any = None) -> list[Any]:
     if spec.retrain_on is not None and not spec.retrain_on.data_changed.is_file():
         raise spec.error("retrain_on.data_changed", f"`retrain_on.data_changed`: no file at "
                          f"{str(spec.retrain_on.data_changed)!r}.")
-    if spec.experiment and hasattr(flow_obj, "tracking_options"):
-        flow_obj = flow_obj.with_options(experiment=spec.experiment)
     tags = [_spec_tag(spec.name), *spec.tags]
+    carried = deployment_option_tags(spec, flow_obj)
     schedules = [spec.schedule.to_prefect()] if spec.schedule is not None else None
     main = flow_obj.to_deployment(
         name=spec.name, schedules=schedules, paused=not spec.schedule.active if spec.schedule else None,
-        parameters=parameters, description=spec.description or f"trackflow pipeline {spec.name}", tags=tags,
-        entrypoint_type=_entrypoint_type(flow_obj),
+        parameters=parameters, description=spec.description or f"trackflow pipeline {spec.name}",
+        tags=[*tags, *carried], entrypoint_type=_entrypoint_type(flow_obj),
     )  # fmt: skip
     deployments = [main]
     if spec.retrain_on is not None:
@@ -139,10 +160,22 @@ def apply_deployments(spec: PipelineSpec, *, work_pool: str | None = None) -> li
 
 
 def serve_deployments(spec: PipelineSpec) -> None:
-    """Register the deployments and execute their runs in this process until interrupted."""
+    """Register the deployments and execute their runs until interrupted (each run in a
+    subprocess of this one, so a ``memory://`` artifact root is refused first)."""
     from prefect import serve
 
-    serve(*build_deployments(spec))
+    deployments = build_deployments(spec)
+    check_serve_artifact_root()
+    serve(*deployments)
+
+
+def check_serve_artifact_root() -> None:
+    """Refuse a process-local artifact root (``memory://``) for runs that execute in subprocesses."""
+    from trackflow.settings import get_settings
+    from trackflow.tracking.artifact_roots import require_shared_root
+
+    require_shared_root(get_settings().artifact_root,
+                        where="by `trackflow deploy --serve`, whose runs execute in subprocesses")
 
 
 # ---------------------------------------------------------------------- data changes

@@ -5,7 +5,9 @@
 ``POST /invocations``
     JSON records (``[{...}, ...]`` or ``{"dataframe_records": [...]}``), a split-orient
     frame (``{"dataframe_split": {"columns": [...], "data": [[...]]}}``) or MLflow's
-    ``{"instances": ...}`` / ``{"inputs": ...}``; returns ``{"predictions": [...]}``.
+    ``{"instances": ...}`` / ``{"inputs": ...}``, or a CSV body (``Content-Type:
+    text/csv``, a header line then one line per row) as ``mlflow models serve`` takes;
+    returns ``{"predictions": [...]}``.
     Input is checked against the model's signature: a problem is a 422 whose JSON body
     (``error_code``, ``message``, ``hint``) names the column.
 ``GET /health`` (and ``/ping``)
@@ -27,13 +29,18 @@ recorded sha256) and swaps it in with one reference assignment. A request reads 
 reference once, so requests in flight finish on the version they started with and never
 fail because of a swap; a version that cannot be loaded is logged and the old one keeps
 serving. ``models:/<name>@<stage>`` follows the stage when no alias of that name exists.
+
+:func:`serve` resolves and loads the model, then binds the port, and only then prints where
+it serves and records the deployment: a start that fails (an unknown model, a port in use)
+prints no "Serving" line and records nothing.
 """
 
 from __future__ import annotations
 
-import json
+import errno
 import logging
 import math
+import socket
 import sys
 import threading
 from collections.abc import AsyncIterator
@@ -43,6 +50,14 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from trackflow.deployments.serving_guard import DEFAULT_MAX_BODY_BYTES, RequestGuard, is_loopback
+from trackflow.deployments.serving_payloads import (
+    PAYLOAD_HINT,
+    TooManyRowsError,
+    is_csv,
+    parse_body,
+    parse_csv,
+    parse_payload,
+)
 from trackflow.exceptions import InvalidInputError, NotFoundError, TrackflowError
 
 if TYPE_CHECKING:
@@ -58,24 +73,18 @@ __all__ = [
     "ModelServer",
     "TooManyRowsError",
     "parse_body",
+    "parse_csv",
     "parse_payload",
     "exposure_warning",
     "create_app",
     "serve",
+    "ServeError",
 ]
 
 logger = logging.getLogger("trackflow.serving")
-_PAYLOAD_HINT = (
-    'Send [{"col": value, ...}, ...], {"dataframe_records": [...]} or '
-    '{"dataframe_split": {"columns": [...], "data": [[...], ...]}}.'
-)
+_PAYLOAD_HINT = PAYLOAD_HINT
 DEFAULT_MAX_ROWS = 100_000
 DEFAULT_TIMEOUT = 60.0
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-
-
-class TooManyRowsError(InvalidInputError):
-    """The request has more rows than the server's ``max_rows`` (answered with a 413)."""
 
 
 @dataclass(frozen=True)
@@ -86,116 +95,6 @@ class ServedModel:
     version: ModelVersion | None
     loaded_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     deployment_id: str | None = None
-
-
-def _short(text: str) -> str:
-    return text if len(text) <= 24 else f"{text[:12]}...{text[-6:]} ({len(text)} characters)"
-
-
-def _parse_int(text: str) -> int:
-    digits = text.lstrip("-")
-    value = int(text) if len(digits) <= 20 else None
-    if value is None or not _INT64_MIN <= value <= _INT64_MAX:
-        raise InvalidInputError(f"The number {_short(text)} is out of range: integers must fit in 64 bits "
-                                f"({_INT64_MIN} to {_INT64_MAX}).", hint="Send large values as floats (1e30).")
-    return value
-
-
-def _parse_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise InvalidInputError(f"The number {_short(text)} is out of range for a 64-bit float (about 1.8e308).",
-                                hint=_PAYLOAD_HINT)
-    return value
-
-
-def parse_body(body: bytes) -> Any:
-    """The JSON document in a request body; bad JSON, numbers out of range or too deep nesting raise."""
-    if not body.strip():
-        raise InvalidInputError("The request body is empty: send a JSON document.", hint=_PAYLOAD_HINT)
-    try:
-        return json.loads(body, parse_int=_parse_int, parse_float=_parse_float)
-    except InvalidInputError:
-        raise
-    except RecursionError:
-        raise InvalidInputError("The request body is not valid JSON: it is nested too deeply.",
-                                hint=_PAYLOAD_HINT) from None
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
-        raise InvalidInputError(f"The request body is not valid JSON: {exc}", hint=_PAYLOAD_HINT) from None
-
-
-def _check_rows(count: int, max_rows: int | None) -> None:
-    if max_rows is not None and count > max_rows:
-        raise TooManyRowsError(f"The request has {count} rows; this server accepts at most {max_rows} rows per "
-                               f"request (--max-rows).", hint="Split the input into smaller requests.")
-
-
-def _row_count(value: Any) -> int:
-    if isinstance(value, dict):  # columnar: {"col": [values...]}
-        return max((len(v) for v in value.values() if isinstance(v, list)), default=1)
-    return len(value) if isinstance(value, list) else 1
-
-
-def _split_index(index: Any, rows: int) -> list[Any] | None:
-    if index is None:
-        return None
-    if not isinstance(index, list):
-        raise InvalidInputError(f"dataframe_split.index must be a list with one label per row, got "
-                                f"{type(index).__name__}.", hint=_PAYLOAD_HINT)
-    if len(index) != rows:
-        raise InvalidInputError(f"dataframe_split.index has {len(index)} labels but data has {rows} rows: "
-                                f"give one label per row (or leave index out).", hint=_PAYLOAD_HINT)
-    if not all(isinstance(i, (str, int, float)) and not isinstance(i, bool) for i in index):
-        raise InvalidInputError("dataframe_split.index labels must be strings or numbers.", hint=_PAYLOAD_HINT)
-    return index
-
-
-def parse_payload(payload: Any, *, max_rows: int | None = None) -> Any:
-    """The model input in a request body (records, split frame, instances); 4xx-worthy errors raise.
-
-    More than ``max_rows`` rows raises :class:`TooManyRowsError`.
-    """
-    import pandas as pd
-
-    if isinstance(payload, list):
-        _check_rows(len(payload), max_rows)
-        return payload
-    if not isinstance(payload, dict):
-        raise InvalidInputError(f"The request body must be a JSON list or object, got {type(payload).__name__}.",
-                                hint=_PAYLOAD_HINT)
-    keys = [k for k in ("dataframe_records", "dataframe_split", "instances", "inputs") if k in payload]
-    if len(keys) != 1:
-        found = ", ".join(sorted(map(str, payload))) or "no keys"
-        raise InvalidInputError(f"The request body needs exactly one of dataframe_records, dataframe_split, "
-                                f"instances or inputs (found {found}).", hint=_PAYLOAD_HINT)
-    value = payload[keys[0]]
-    if keys[0] != "dataframe_split":
-        if not isinstance(value, (list, dict)):
-            raise InvalidInputError(f"{keys[0]} must be a list of records, got {type(value).__name__}.",
-                                    hint=_PAYLOAD_HINT)
-        _check_rows(_row_count(value), max_rows)
-        return value
-    if not isinstance(value, dict) or not isinstance(value.get("data"), list):
-        raise InvalidInputError("dataframe_split must be an object with 'columns' and a 'data' list of rows.",
-                                hint=_PAYLOAD_HINT)
-    columns = value.get("columns")
-    if columns is not None and (not isinstance(columns, list) or not all(isinstance(c, str) for c in columns)):
-        raise InvalidInputError("dataframe_split.columns must be a list of column names.", hint=_PAYLOAD_HINT)
-    rows = value["data"]
-    _check_rows(len(rows), max_rows)
-    if not rows or not all(isinstance(r, list) for r in rows):
-        raise InvalidInputError("dataframe_split.data must be a non-empty list of rows (lists).", hint=_PAYLOAD_HINT)
-    widths = {len(r) for r in rows}
-    if len(widths) != 1 or (columns is not None and widths != {len(columns)}):
-        expected = f"{len(columns)} values (one per column)" if columns is not None else "the same number of values"
-        raise InvalidInputError(f"Every row of dataframe_split.data must have {expected}.", hint=_PAYLOAD_HINT)
-    index = _split_index(value.get("index"), len(rows))
-    if columns is None:
-        return rows
-    try:
-        return pd.DataFrame(rows, columns=columns, index=index)
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise InvalidInputError(f"dataframe_split could not be read as a table: {exc}", hint=_PAYLOAD_HINT) from None
 
 
 def _jsonable(values: Any) -> list[Any]:
@@ -343,9 +242,12 @@ class ModelServer:
     # ---- answers --------------------------------------------------------------------
 
     def predict(self, payload: Any, *, max_rows: int | None = None) -> dict[str, Any]:
-        """``{"predictions": [...]}`` for a parsed request body; bad input raises InvalidInputError."""
+        """``{"predictions": [...]}`` for a parsed JSON request body; bad input raises InvalidInputError."""
+        return self.score(parse_payload(payload, max_rows=max_rows))
+
+    def score(self, data: Any) -> dict[str, Any]:
+        """``{"predictions": [...]}`` for model input (a DataFrame, records ...); bad input raises InvalidInputError."""
         served = self.current  # read the reference once: a swap never affects this request
-        data = parse_payload(payload, max_rows=max_rows)
         try:
             predictions = served.model.predict(data)
         except InvalidInputError:
@@ -454,8 +356,10 @@ def create_app(
         messages = "; ".join(str(e.get("msg")) for e in exc.errors())
         return error(422, "INVALID_INPUT", ValueError(f"The request is not valid: {messages}"), _PAYLOAD_HINT)
 
-    def answer(body: bytes) -> Any:
+    def answer(body: bytes, csv: bool) -> Any:
         try:
+            if csv:
+                return server.score(parse_csv(body, max_rows=max_rows))
             return server.predict(parse_body(body), max_rows=max_rows)
         except TooManyRowsError as exc:
             return error(413, "TOO_MANY_ROWS", exc)
@@ -467,7 +371,8 @@ def create_app(
     async def invocations(request: Request) -> Any:
         body = await request.body()  # already read (and bounded) by RequestGuard
         with anyio.move_on_after(timeout) as scope:
-            return await anyio.to_thread.run_sync(answer, body, abandon_on_cancel=True)
+            csv = is_csv(request.headers.get("content-type"))
+            return await anyio.to_thread.run_sync(answer, body, csv, abandon_on_cancel=True)
         assert scope.cancelled_caught
         return error(503, "TIMEOUT", TimeoutError(f"The prediction did not finish within {timeout:g} s."),
                      "Send fewer rows per request, or start the server with a larger --timeout.")
@@ -505,9 +410,12 @@ def serve(
     timeout: float = DEFAULT_TIMEOUT,
     token: str | None = None,
 ) -> None:
-    """Serve ``uri`` until interrupted (loads the model first, so a bad URI fails fast).
+    """Serve ``uri`` until interrupted.
 
-    Listening beyond loopback without a ``token`` prints a warning to stderr.
+    In this order: resolve and load the model (a bad URI fails here), bind ``host:port``
+    (a port in use fails here: :class:`ServeError`), print where it serves, then start
+    serving and record the deployment. Listening beyond loopback without a ``token``
+    prints a warning to stderr.
     """
     import uvicorn
 
@@ -520,8 +428,42 @@ def serve(
     warning = exposure_warning(host, token)
     if warning is not None:
         print(warning, file=sys.stderr, flush=True)
-    server.current  # noqa: B018 - load before binding the port
+    served = server.current  # load before binding the port
+    sock = _bind(host, port)
     try:
-        uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level)).run()
+        what = f"{uri} (version {served.version.version})" if served.version is not None else uri
+        auth = "token required" if token is not None else "no token"
+        print(f"Serving {what} on http://{_url_host(host)}:{port} (POST /invocations, GET /health, GET /metadata; "
+              f"{auth}); following it every {poll_interval:g} s.", flush=True)
+        uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level)).run(sockets=[sock])
     finally:
+        sock.close()
         server.stop()
+
+
+class ServeError(TrackflowError):
+    """The model server could not start (e.g. its port is in use); nothing was recorded."""
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (the server listens on it); ServeError when that is not possible."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise ServeError(f"Cannot listen on {host}:{port}: {exc}", hint="Pass a valid --host.") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: TIME_WAIT only, never a live port
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ServeError(f"Port {port} on {host} is in use by another process; nothing was started or recorded.",
+                             hint="Stop the other server or pass another --port.") from None
+        raise ServeError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}",
+                         hint="Pass another --host or --port.") from None
+    return sock

@@ -8,6 +8,8 @@ to retrain::
     parameters:
       data: data/churn.csv
       target: churned
+    experiment: churn                               # default: the flow's own (training-pipeline)
+    run_name: "churn-{estimator}"                   # a template over the parameters (optional)
     schedule: {cron: "0 3 * * 1", timezone: UTC}   # or interval: 3600, or rrule: "..."
     model:
       name: churn-clf
@@ -68,8 +70,8 @@ MIN_CHECK_EVERY = 10.0
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MODULE_ENTRY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
-_TOP_KEYS = ("name", "description", "flow", "experiment", "parameters", "schedule", "model", "retrain_on", "tags",
-             "work_pool")
+_TOP_KEYS = ("name", "description", "flow", "experiment", "run_name", "parameters", "schedule", "model", "retrain_on",
+             "tags", "work_pool")
 _SCHEDULE_KEYS = ("cron", "interval", "rrule", "timezone", "active")
 _MODEL_KEYS = ("name", "stage", "promote_if")
 _RETRAIN_KEYS = ("data_changed", "check_every")
@@ -131,6 +133,7 @@ class PipelineSpec:
     path: Path | None = None
     description: str | None = None
     experiment: str | None = None
+    run_name: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
     schedule: ScheduleSpec | None = None
     model: ModelSpec | None = None
@@ -226,6 +229,7 @@ def parse_spec(text: str, *, path: Path | None = None, directory: Path | None = 
         path=path,
         description=check.string("description", values.get("description")),
         experiment=check.string("experiment", values.get("experiment")),
+        run_name=check.string("run_name", values.get("run_name")),
         parameters=dict(parameters),
         schedule=_schedule(check, values.get("schedule")),
         model=model,

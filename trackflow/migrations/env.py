@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 
 from trackflow.registry.store import orm as _registry_orm  # noqa: F401  (registers tables)
+from trackflow.tracking.store import lifecycle as _lifecycle  # noqa: F401  (registers run_deletions)
 from trackflow.tracking.store.orm import Base
 
 config = context.config

@@ -64,13 +64,12 @@ class RegistryClient(DeploymentsMixin):
     """Read and write the model registry on the database of ``client`` (through its ``store``)."""
 
     def __init__(self, client: Client, store: TrackingStore) -> None:
-        from trackflow.registry.model_format import warm_up
         from trackflow.registry.store.sql_registry import registry_store
 
         self._client = client
         self._store: RegistryStore = registry_store(store)  # the same database, registry transactions
-
-        warm_up()
+        # No skops warm-up here: reading the registry (``trackflow models list``) imports neither
+        # skops nor pandas. Importing the register task starts it (trackflow.tasks.register).
 
     # ---- registered models ----------------------------------------------------------
 
@@ -131,7 +130,7 @@ class RegistryClient(DeploymentsMixin):
         *,
         run_id: str | None = None,
         input_example: Any = None,
-        artifact_path: str = "model",
+        artifact_path: str | None = None,
         serialization: str = "skops",
         description: str | None = None,
         tags: Mapping[str, Any] | None = None,
@@ -140,17 +139,22 @@ class RegistryClient(DeploymentsMixin):
     ) -> ModelVersion:
         """Save ``model`` as artifact ``artifact_path`` of the run and register it as the next version.
 
+        Without ``artifact_path`` the package goes to ``model``, or ``model-2``, ``model-3``
+        ... when the run has that already (several models per run); an explicit path that is
+        taken raises AlreadyExistsError. Without ``input_example`` the signature comes from
+        the estimator's ``feature_names_in_`` / ``n_features_in_`` with the dtypes of the
+        run's input dataset that holds those columns (when trackflow recorded one).
         The run is ``run_id``, else the active run; outside any run a run is created (and
         finished) for the registration. The package is stored first; the version is then
         created READY in ``development`` in one transaction, so a failed package write
         registers nothing.
         """
-        from trackflow.registry.loading import log_package, verify_package_files
+        from trackflow.registry.loading import free_package_path, log_package, training_schema, verify_package_files
         from trackflow.tracking.artifacts import validate_artifact_path
         from trackflow.tracking.context import active_run_id
 
         name = validate_model_name(name)
-        path = validate_artifact_path(artifact_path)
+        path = validate_artifact_path(artifact_path) if artifact_path is not None else None
         options = validate_version_options(description=description, tags=tags, reason=reason, details=details)
         rid = validate_run_id(run_id) if run_id is not None else active_run_id()
         own_run = None
@@ -159,7 +163,10 @@ class RegistryClient(DeploymentsMixin):
             rid = own_run.id
         try:
             self._client.get_run(rid)
-            log_package(self._client, model, rid, path, input_example=input_example, serialization=serialization)
+            path = path if path is not None else free_package_path(self._client, rid)
+            schema = training_schema(self._client, rid, model) if input_example is None else None
+            log_package(self._client, model, rid, path, input_example=input_example, serialization=serialization,
+                        schema=schema)
             manifest, files = verify_package_files(self._client, rid, path)  # what is stored, as recorded
             version = self._create(name, rid, path, manifest.payload_sha256, files, **options)
         except BaseException:
@@ -228,6 +235,9 @@ class RegistryClient(DeploymentsMixin):
             )
             version: ModelVersion = tx.read_model_version(name, number)  # type: ignore[assignment]  # exists: same transaction
         self._emit("trackflow.model.registered", version, {"source": version.source, "stage": version.stage.value})
+        from trackflow.registry.loading import warn_if_process_local
+
+        warn_if_process_local(self._client, version)
         return version
 
     def get_version(self, name: str, version: int | str) -> ModelVersion:

@@ -39,11 +39,16 @@ __all__ = [
     "load_version",
     "load_run_package",
     "log_package",
+    "free_package_path",
+    "training_schema",
     "package_directory",
     "verify_package",
     "verify_package_files",
     "check_package_files",
+    "warn_if_process_local",
 ]
+
+_warned_roots: set[str] = set()
 
 
 @contextmanager
@@ -76,13 +81,48 @@ def _package_records(client: Client, run_id: str, path: str) -> dict[str, Any]:
     return records
 
 
+def free_package_path(client: Client, run_id: str) -> str:
+    """The first of ``model``, ``model-2``, ``model-3`` ... under which the run has no artifacts."""
+    taken = {a.path.split("/", 1)[0] for a in client.list_artifacts(run_id)}
+    number = 1
+    while (path := "model" if number == 1 else f"model-{number}") in taken:
+        number += 1
+    return path
+
+
+def training_schema(client: Client, run_id: str, model: Any) -> list[dict[str, str]] | None:
+    """The schema of the input dataset of ``run_id`` (or of its parent run) that holds every
+    feature of the fitted ``model`` (``feature_names_in_``, else the positional columns of
+    ``n_features_in_``), or None when none does."""
+    names = getattr(model, "feature_names_in_", None)
+    count = getattr(model, "n_features_in_", None)
+    if names is not None:
+        wanted = {str(n) for n in names}
+    elif isinstance(count, int) and count > 0:  # fit on an array: its columns are "0", "1", ...
+        wanted = {str(i) for i in range(count)}
+    else:
+        return None
+    run_ids = [run_id]
+    parent = client.get_run(run_id).parent_run_id
+    if parent:
+        run_ids.append(parent)
+    for rid in run_ids:
+        for item in client.get_datasets(rid, role="input"):
+            schema = item.dataset.schema
+            if wanted <= {str(column.get("name")) for column in schema}:
+                return list(schema)
+    return None
+
+
 def log_package(
-    client: Client, model: Any, run_id: str, path: str, *, input_example: Any = None, serialization: str = "skops"
+    client: Client, model: Any, run_id: str, path: str, *, input_example: Any = None, serialization: str = "skops",
+    schema: list[dict[str, str]] | None = None,
 ) -> ModelManifest:
     """Save ``model`` as a package and log it as the artifacts ``path`` of the run.
 
     The package is one lineage node (``model:runs:/<run_id>/<path>``) and the object is
     remembered as that node, so a task receiving it or a registration of it links to it.
+    ``schema`` (a dataset schema) gives the signature's dtypes when there is no example.
 
     An existing package is never overwritten (AlreadyExistsError): registered versions
     point at it. The logged payload's sha256 is checked against the manifest.
@@ -98,7 +138,8 @@ def log_package(
         )
     with tempfile.TemporaryDirectory(prefix="trackflow-package-") as tmp:
         package = Path(tmp) / "model"
-        manifest = save_model(model, package, input_example=input_example, run_id=run_id, serialization=serialization)
+        manifest = save_model(model, package, input_example=input_example, run_id=run_id, serialization=serialization,
+                              training_schema=schema)
         try:
             logged = client.log_model_artifact(
                 run_id, package, path, label=manifest.model_class.rsplit(".", 1)[-1],
@@ -116,6 +157,24 @@ def log_package(
         raise IntegrityError(f"The stored payload of {run_source(run_id, path)} does not match the saved package.")
     remember_ref(model, model_ref(run_id, path))
     return manifest
+
+
+def warn_if_process_local(client: Client, version: ModelVersion) -> None:
+    """Warn (once per artifact root and process) that a version registered under a
+    ``memory://`` root can be loaded by this process only."""
+    root = client.artifacts.root_uri
+    if not client.artifacts.process_local or root in _warned_roots:
+        return
+    _warned_roots.add(root)
+    import warnings
+
+    warnings.warn(
+        f"Model {version.name!r} version {version.version} is stored under the artifact root {root!r}, which "
+        "exists only in this process: no other process (a worker, `trackflow serve`, another Python) can load "
+        "it. Set TRACKFLOW_ARTIFACT_ROOT to a shared folder or an object store (s3://...).",
+        UserWarning,
+        stacklevel=4,  # the caller of register_model / create_version
+    )
 
 
 def _file_sha256(path: Path) -> str:

@@ -51,6 +51,7 @@ from trackflow.registry.signature import (
     ModelSignature,
     as_dataframe,
     infer_signature,
+    signature_from_estimator,
     validate_input,
 )
 
@@ -104,8 +105,9 @@ _warm_up_started = threading.Event()
 def warm_up() -> None:
     """Import skops and build the trusted-type allowlist in a background thread (once).
 
-    Importing skops and walking scikit-learn's estimators takes ~0.5 s; the registry starts
-    this when it is first used, so it overlaps training instead of delaying the first save.
+    Importing skops and walking scikit-learn's estimators takes ~0.5 s; importing the
+    ``register_model`` task starts this, so it overlaps a flow's training instead of delaying
+    the first save. Reading the registry never starts it (fast ``trackflow models`` commands).
     """
     if _warm_up_started.is_set():
         return
@@ -344,6 +346,7 @@ def save_model(
     model: Any, path: str | os.PathLike[str], *,
     input_example: pd.DataFrame | np.ndarray | None = None, run_id: str | None = None,
     serialization: str = "skops", extra_requirements: Sequence[str] = (),
+    training_schema: Sequence[Mapping[str, str]] | None = None,
 ) -> ModelManifest:
     """Write ``model`` as a package directory at ``path`` and return its manifest.
 
@@ -351,7 +354,9 @@ def save_model(
     temporary sibling directory and renamed into place, so a failed save leaves nothing.
     ``serialization`` is ``"skops"`` (scikit-learn estimators, safe to load) or
     ``"pickle"`` (any model with ``predict``; loading it needs ``allow_unsafe=True``).
-    The signature is inferred from ``input_example`` and the model's prediction on it.
+    The signature is inferred from ``input_example`` and the model's prediction on it;
+    without an example, from the estimator's ``feature_names_in_`` / ``n_features_in_``
+    with the dtypes ``training_schema`` (the training data's dataset schema) recorded.
     """
     target = Path(path)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
@@ -372,6 +377,8 @@ def save_model(
         except Exception as exc:
             raise InvalidInputError(f"model.predict() failed on the input example: {exc}") from exc
         signature = infer_signature(example, output)
+    else:
+        signature = signature_from_estimator(model, training_schema)
     manifest = ModelManifest(
         serialization=serialization, payload=_PAYLOAD_NAMES[serialization],
         payload_sha256=hashlib.sha256(payload).hexdigest(), library_versions=_library_versions(),

@@ -29,6 +29,7 @@ __all__ = [
     "ColumnSpec",
     "ModelSignature",
     "infer_signature",
+    "signature_from_estimator",
     "validate_input",
     "as_dataframe",
 ]
@@ -205,6 +206,41 @@ def infer_signature(
     return ModelSignature(inputs=tuple(inputs), output=described)
 
 
+def _training_dtype(dtype: str | None) -> str:
+    """A signature dtype for a dtype string a dataset schema recorded (``"object"`` when unknown)."""
+    if dtype is None:
+        return "object"
+    if dtype in _TEXT_DTYPES or dtype.startswith("string"):
+        return "string"
+    if dtype == "object":  # text or mixed: the recorded schema cannot tell, so no dtype check
+        return "object"
+    return dtype if _is_supported_dtype(dtype) else "object"
+
+
+def signature_from_estimator(
+    model: Any, training_schema: Sequence[Mapping[str, str]] | None = None
+) -> ModelSignature | None:
+    """The input signature a fitted estimator knows without an input example, or None.
+
+    Column names come from ``feature_names_in_`` (a model fit on a DataFrame), else
+    ``n_features_in_`` gives positional columns ``"0"``, ``"1"``, ...; each column's dtype
+    is the one ``training_schema`` (a dataset schema, ``[{"name", "dtype"}, ...]``)
+    recorded for it, else ``"object"`` (the column is required, its dtype not checked).
+    """
+    names_in = getattr(model, "feature_names_in_", None)
+    if names_in is not None:
+        names = [str(name) for name in names_in]
+    else:
+        count = getattr(model, "n_features_in_", None)
+        if not isinstance(count, (int, np.integer)) or isinstance(count, bool) or count <= 0:
+            return None
+        names = [str(i) for i in range(int(count))]
+    if not names or len(set(names)) != len(names):
+        return None
+    known = {str(column.get("name")): str(column.get("dtype")) for column in training_schema or ()}
+    return ModelSignature(inputs=tuple(ColumnSpec(name, _training_dtype(known.get(name))) for name in names))
+
+
 # -------------------------------------------------------------------------- validation
 
 
@@ -279,6 +315,12 @@ def validate_input(signature: ModelSignature, data: Any) -> pd.DataFrame:
     column raise :class:`InvalidInputError` naming the column(s).
     """
     frame = as_dataframe(data, columns=signature.column_names)
+    positional = [str(i) for i in range(len(signature.inputs))]
+    if (
+        signature.column_names == positional and frame.shape[1] == len(positional)
+        and not set(positional) & set(frame.columns)
+    ):  # a model fit on an array, given a table with names of its own: by position, as scikit-learn does
+        frame = frame.set_axis(positional, axis=1)
     missing = [name for name in signature.column_names if name not in frame.columns]
     if missing:
         raise InvalidInputError(

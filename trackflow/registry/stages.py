@@ -176,8 +176,9 @@ class PromotionPolicy:
     def evaluate(self, candidate_metrics: Mapping[str, float], reference: PolicyReference) -> PolicyDecision:
         """Decide for a candidate with ``candidate_metrics`` against ``reference``.
 
-        No reference version passes (there is nothing to beat); a missing or NaN metric
-        on either side fails, with the reason saying which.
+        A candidate without the metric (missing or NaN) fails, even with no reference
+        version; otherwise no reference version passes (there is nothing to beat); a
+        missing or NaN reference metric fails, with the reason saying which.
         """
         details: dict[str, Any] = {
             "policy": self.text,
@@ -190,10 +191,10 @@ class PromotionPolicy:
         }
         value = candidate_metrics.get(self.metric)
         details["candidate_value"] = value
+        if value is None or (isinstance(value, float) and math.isnan(value)):  # even with nothing to beat
+            return self._decide(False, f"the candidate's run has no value for metric {self.metric!r}", details)
         if reference.version is None:
             return self._decide(True, f"no {self._ref_label()} version exists, so the candidate is promoted", details)
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return self._decide(False, f"the candidate's run has no value for metric {self.metric!r}", details)
         ref_value = reference.metrics.get(self.reference_metric)
         details["reference_value"] = ref_value
         if ref_value is None or (isinstance(ref_value, float) and math.isnan(ref_value)):

@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 UriKind = Literal["version", "stage", "latest", "alias", "run"]
+_STAGE_NAMES = frozenset(stage.value for stage in Stage)
 _URI_HINT = (
     "Use models:/<name>/<version>, models:/<name>/<stage>, models:/<name>/latest, "
     "models:/<name>@<alias> or runs:/<run_id>/<path>."
@@ -175,7 +176,8 @@ def parse_source(source: Any, artifacts: Any) -> tuple[str, str]:
 def resolve_version(tx: RegistryTransaction, parsed: ModelUri) -> ModelVersion:
     """The version a parsed ``models:/`` URI names, read through a registry transaction.
 
-    A stage or ``latest`` picks the newest READY version; nothing found raises
+    A stage or ``latest`` picks the newest READY version (so does ``@<stage>`` when the
+    model has no alias of that name, as ``trackflow serve`` follows it); nothing found raises
     NotFoundError listing the model's versions (with stages) and aliases.
     """
     name = parsed.name or ""
@@ -187,6 +189,9 @@ def resolve_version(tx: RegistryTransaction, parsed: ModelUri) -> ModelVersion:
     elif parsed.kind == "alias":
         number = tx.read_model_aliases(name).get(parsed.alias)  # type: ignore[arg-type]  # kind "alias" has one
         found = tx.read_model_version(name, number) if number is not None else None
+        if number is None and parsed.alias in _STAGE_NAMES:  # @production with no such alias: the stage
+            candidates = tx.read_model_versions(name, stages=[parsed.alias], statuses=[VersionStatus.READY.value])
+            found = candidates[-1] if candidates else None
     elif parsed.kind in ("stage", "latest"):
         stages = [parsed.stage.value] if parsed.stage is not None else None
         candidates = tx.read_model_versions(name, stages=stages, statuses=[VersionStatus.READY.value])

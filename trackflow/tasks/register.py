@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from prefect import task
+from prefect import Task
 from prefect.cache_policies import NO_CACHE
 
 from trackflow.exceptions import InvalidInputError, NotFoundError
 from trackflow.registry.entities import ModelVersion
+from trackflow.registry.model_format import warm_up
 from trackflow.registry.stages import (
     PolicyDecision,
     PolicyReference,
@@ -108,6 +109,7 @@ def register_and_stage(
     source: str | None = None,
     run_id: str | None = None,
     input_example: Any = None,
+    artifact_path: str | None = None,
     stage: str | Stage = Stage.DEVELOPMENT,
     promote_if: str | None = None,
     reason: str | None = None,
@@ -123,7 +125,8 @@ def register_and_stage(
     logged it as a package, :func:`~trackflow.tracking.objects.known_ref`), that package is
     registered instead of saving a new one: the version's run is that task's run and it is
     linked to the task's model node; ``input_example`` is then not used (the package has
-    its own).
+    its own). A new package goes to ``artifact_path``, by default the run's first free
+    ``model``, ``model-2``, ... (several models per run).
     ``promote_if`` compares the candidate's :func:`~trackflow.tracking.rollup.model_metrics`:
     its run's own metrics, then its flow run's (an evaluate task's metrics count).
     Passing the policy moves the version on to production (archiving the previous one);
@@ -154,7 +157,7 @@ def register_and_stage(
         )
     try:
         version = _register(client, model, name, source=source, run_id=own_run.id if own_run else run_id,
-                            input_example=input_example, target=target, policy=policy, reason=reason,
+                            input_example=input_example, artifact_path=artifact_path, target=target, policy=policy, reason=reason,
                             description=description, tags=tags)
     except BaseException:
         if own_run is not None:
@@ -170,7 +173,8 @@ def register_and_stage(
 
 
 def _register(
-    client: Any, model: Any, name: str, *, source: str | None, run_id: str | None, input_example: Any, target: Stage,
+    client: Any, model: Any, name: str, *, source: str | None, run_id: str | None, input_example: Any,
+    artifact_path: str | None, target: Stage,
     policy: PromotionPolicy | None, reason: str | None, description: str | None, tags: Mapping[str, Any] | None,
 ) -> ModelVersion:
     from trackflow.registry.uris import parse_source
@@ -190,7 +194,7 @@ def _register(
                                           reason=register_reason, details=register_details)
     else:
         version = registry.register_model(model, name, run_id=candidate_run, input_example=input_example,
-                                          description=description, tags=tags, reason=register_reason,
+                                          artifact_path=artifact_path, description=description, tags=tags, reason=register_reason,
                                           details=register_details)
     if not last_step:
         stage_reason = failed.reason if failed else reason or f"staged in {target.value} by the register_model task"
@@ -202,14 +206,32 @@ def _register(
     return version
 
 
-@task(name="register-model", cache_policy=NO_CACHE)
-def register_model(
+class _RegisterTask(Task[..., ModelVersion]):
+    """The register-model task; called outside any flow or task run it is a plain call.
+
+    Prefect would otherwise start its temporary API server (seconds) to record a task run
+    no flow owns, and warn that its logs have no flow run. ``.with_options(...)`` returns
+    a plain Prefect task.
+    """
+
+    def __call__(  # one body for the overloads of Task.__call__
+        self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any
+    ) -> Any:
+        from prefect.context import FlowRunContext, TaskRunContext
+
+        if not return_state and wait_for is None and FlowRunContext.get() is None and TaskRunContext.get() is None:
+            return self.fn(*args, **kwargs)
+        return super().__call__(*args, return_state=return_state, wait_for=wait_for, **kwargs)
+
+
+def _register_model(
     model: Any,
     name: str,
     *,
     source: str | None = None,
     run_id: str | None = None,
     input_example: Any = None,
+    artifact_path: str | None = None,
     stage: str = "development",
     promote_if: str | None = None,
     reason: str | None = None,
@@ -219,9 +241,15 @@ def register_model(
     """Prefect task: register the current run's model, stage it and apply a promotion policy.
 
     See :func:`register_and_stage`. Emits ``trackflow.model.*`` events and publishes the
-    model card artifact ``model-card-<name>``.
+    model card artifact ``model-card-<name>``. Outside a flow it runs as a plain function
+    call (no Prefect server is started).
     """
     return register_and_stage(
-        model, name, source=source, run_id=run_id, input_example=input_example, stage=stage,
+        model, name, source=source, run_id=run_id, input_example=input_example, artifact_path=artifact_path, stage=stage,
         promote_if=promote_if, reason=reason, description=description, tags=tags,
     )
+
+
+register_model = _RegisterTask(fn=_register_model, name="register-model", cache_policy=NO_CACHE)
+
+warm_up()  # a flow importing this task builds skops' allowlist in the background while it trains

@@ -5,10 +5,14 @@ dataset and produced the predictions dataset, and ``dataset:<input> --scored_by-
 model:<name>/<version> --predicted--> dataset:<predictions>`` links the data to the exact
 version that scored it (``client.lineage("models:/churn-clf/3")`` shows every batch it
 scored).
+
+``trackflow models predict MODEL_URI INPUT -o OUTPUT`` runs the same :func:`score_and_record`
+in a run of its own, outside Prefect.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,14 +24,20 @@ from trackflow.tracked.decorators import task
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["score_batch", "score_frame"]
+__all__ = ["score_batch", "score_frame", "score_and_record", "output_path"]
+
+
+def output_path(output: str) -> Path:
+    """The path predictions are written to; InvalidInputError unless it ends in .csv or .parquet."""
+    path = Path(output).expanduser()
+    if path.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise InvalidInputError(f"Cannot write predictions to {output!r}: use a .csv or .parquet path.")
+    return path
 
 
 def _write(frame: pd.DataFrame, output: str) -> Path:
-    path = Path(output).expanduser()
+    path = output_path(output)
     suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet", ".pq"):
-        raise InvalidInputError(f"Cannot write predictions to {output!r}: use a .csv or .parquet path.")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
         frame.to_csv(path, index=False)
@@ -75,12 +85,30 @@ def score_batch(
     through the model version (see the module docstring).
     """
     from trackflow.tracking.context import active_run_id
+
+    return score_and_record(model_uri, data, output=output, prediction_column=prediction_column,
+                            run_id=active_run_id())
+
+
+def score_and_record(
+    model_uri: str, data: Any, *, output: str | None = None, prediction_column: str = "prediction",
+    run_id: str | None = None, new_run: Callable[[Any], str] | None = None, client: Any = None,
+) -> pd.DataFrame:
+    """Score ``data`` (see :func:`score_batch`); record the datasets and lineage on run ``run_id``,
+    or on the run ``new_run(version)`` creates once the data is scored (version None for
+    a ``runs:/`` URI).
+
+    Nothing is written (no output file, no run, no record) when the model or the data is refused.
+    """
     from trackflow.tracking.fluent import get_client
 
-    client = get_client()
+    client = client or get_client()
+    if output is not None:
+        output_path(output)
     frame, scored, version = score_frame(model_uri, data, prediction_column=prediction_column, client=client)
     written = _write(scored, output) if output is not None else None
-    run_id = active_run_id()
+    if run_id is None and new_run is not None:
+        run_id = new_run(version)
     if run_id is None:
         return scored
     source = str(data) if isinstance(data, (str, Path)) else None

@@ -40,6 +40,7 @@ from trackflow.tracked.lazy_types import loaded_types
 from trackflow.tracked.options import TrackingOptions
 from trackflow.tracking.fluent import get_client
 from trackflow.tracking.objects import known_ref
+from trackflow.tracking.resilience import tracked_write
 
 __all__ = ["FingerprintCache", "is_data", "link", "loaded_types", "log_inputs", "log_outputs", "param_value", "record_dataset"]
 
@@ -156,12 +157,12 @@ def record_dataset(run_id: str, value: Any, name: str, role: str) -> None:
     import pandas  # noqa: F401 - finish importing pandas here, not half-way in another thread
 
     fp = fingerprints.fingerprint(value, refresh=role == "output")
-    get_client().log_dataset(run_id, fp, _safe_name(name), role=role)  # a fingerprint: not hashed again
+    tracked_write("log_dataset", run_id, fp, _safe_name(name), role=role)  # a fingerprint: not hashed again
 
 
 def link(edges: Iterable[tuple[str, str, str]], *, run_id: str | None = None) -> None:
-    """Record lineage edges ``(source, target, relation)`` such as ``cached_from``."""
-    get_client().link_edges(list(edges), run_id=run_id)
+    """Record lineage edges ``(source, target, relation)`` such as ``cached_from`` (spooled in an outage)."""
+    tracked_write("link_edges", list(edges), run_id=run_id)
 
 
 def _safe_name(name: str) -> str:
@@ -195,7 +196,7 @@ def log_inputs(run_id: str, parameters: Mapping[str, Any], options: TrackingOpti
     if params:
         _best_effort("params", run_id, get_client().log_params, run_id, params)
     if received:
-        _best_effort("inputs", run_id, get_client().link_edges, received, run_id)
+        _best_effort("inputs", run_id, tracked_write, "link_edges", received, run_id)
 
 
 def _items(result: Any) -> Iterator[tuple[str | None, Any]]:
@@ -222,7 +223,7 @@ def log_outputs(run_id: str, label: str, result: Any, parameters: Mapping[str, A
         elif options.models and is_fitted_estimator(item):
             known = known_ref(item)
             if known is not None:  # passed through (e.g. a flow returning its task's model): no new package
-                _best_effort("model", run_id, get_client().link_edges, [(f"run:{run_id}", known, "output")], run_id)
+                _best_effort("model", run_id, tracked_write, "link_edges", [(f"run:{run_id}", known, "output")], run_id)
             else:
                 _best_effort("model", run_id, log_model, run_id, item, suffix, parameters)
     if isinstance(result, Mapping):

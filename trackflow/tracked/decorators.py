@@ -11,7 +11,8 @@ and handed to Prefect, which returns its own Task / Flow object (subclassed only
 Each flow run is one run (kind ``flow``); each task run one run (kind ``task``) nested
 under its flow's run; a subflow's run is nested under the run that called it. Statuses
 mirror Prefect: Completed -> FINISHED, Failed -> FAILED, Crashed -> CRASHED, Cancelled ->
-KILLED; retries reuse the run (``attempts`` counts them); a cache hit records a FINISHED
+KILLED; retries and re-executions on other workers reuse the run (``attempts`` counts the
+executions, see :mod:`trackflow.tracked.binding`); a cache hit records a FINISHED
 run tagged ``trackflow.cache_hit=true`` linked (``cached_from``) to the producing run.
 At the end of a flow run the run report, a task-metrics table and a
 ``trackflow.run.finished`` / ``trackflow.run.failed`` event are published to Prefect.
@@ -101,6 +102,7 @@ def _flow_end(scope: binding.RunScope) -> list[Any]:
         from trackflow.dashboard.run_report import collect_summary, publish_run_report
         from trackflow.tracking.rollup import roll_up_into
 
+        _reconcile_children(scope)
         children = get_client().get_child_runs(scope.run_id)
         roll_up_into(get_client(), scope.run_id, children=children)
         summary = collect_summary(scope.run_id, children=children)
@@ -110,6 +112,16 @@ def _flow_end(scope: binding.RunScope) -> list[Any]:
     except Exception as exc:
         logger.warning("trackflow: could not publish the dashboard of run %s: %s", scope.run_id, exc)
         return []
+
+
+def _reconcile_children(scope: binding.RunScope) -> None:
+    """End this flow run's task runs left RUNNING whose Prefect task runs are final (a lost end)."""
+    from trackflow.tracked.reconcile import reconcile_flow_children
+
+    try:
+        reconcile_flow_children(get_client(), scope.prefect_id)
+    except Exception as exc:
+        logger.warning("trackflow: could not reconcile the task runs of flow run %s: %s", scope.prefect_id, exc)
 
 
 async def _await_all(pending: list[Any]) -> None:
@@ -238,9 +250,10 @@ def _tracked(fn: Callable[..., Any], options: TrackingOptions, kind: str) -> Cal
 
 
 def _task_completed(task: Any, task_run: Any, state: Any) -> None:
-    """A cache hit never calls the function: record it here."""
+    """A cache hit never calls the function: record it here (in the flow run's store)."""
     if state.name == "Cached" and binding.lookup(task_run.id, query=False) is None:
-        _record_cache_hit(task, task_run, state)
+        with binding.flow_store(str(task_run.flow_run_id) if task_run.flow_run_id else None):
+            _record_cache_hit(task, task_run, state)
 
 
 def _task_failed(task: Any, task_run: Any, state: Any) -> None:
@@ -307,13 +320,13 @@ def _record_cache_hit(task: Any, task_run: Any, state: Any) -> None:
     if producers:
         tags["trackflow.cached_from"] = producers[0].id
     experiment = options.experiment or (parent.experiment if parent else task.name)
-    run = binding.write(
-        "create_run", experiment, run_name=task_run.name, parent_run_id=parent.run_id if parent else None, tags=tags,
-        kind="task", flow_run_id=flow_run_id, task_run_id=str(task_run.id), prefect_name=task_run.name,
+    run, created = binding.write(
+        "start_prefect_run", experiment, run_name=task_run.name, parent_run_id=parent.run_id if parent else None,
+        tags=tags, kind="task", flow_run_id=flow_run_id, task_run_id=str(task_run.id), prefect_name=task_run.name,
     )  # fmt: skip
-    binding.bind(task_run.id, run.id, experiment)
+    binding.bind(task_run.id, run.id, run.experiment_name)
     ctx = TaskRunContext.get()
-    if ctx is not None and ctx.parameters:
+    if created and ctx is not None and ctx.parameters:
         log_inputs(run.id, dict(ctx.parameters), options)
     if producers:
         edges = [(run.ref, producers[0].ref, "cached_from")]

@@ -25,13 +25,13 @@ Every option is keyword-only on the decorators and on ``with_options``:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from trackflow.exceptions import InvalidInputError
 
-__all__ = ["FLOW_HOOKS", "TASK_HOOKS", "UNSET", "TrackingOptions"]
+__all__ = ["FLOW_HOOKS", "RUN_OPTION_TAGS", "TASK_HOOKS", "UNSET", "TrackingOptions", "run_option_tags"]
 
 
 class _Unset:
@@ -127,5 +127,44 @@ class TrackingOptions:
         except (KeyError, IndexError, ValueError, AttributeError):
             return self.run_name
 
+    def from_run_tags(self, tags: Iterable[str] | None) -> TrackingOptions:
+        """A copy with the options carried by a flow run's Prefect ``tags`` (:func:`run_option_tags`)
+        replacing this flow's own: how a deployment's experiment and run name reach a top-level
+        flow run on a worker. Several values of one option: the first in sorted order."""
+        changes: dict[str, Any] = {}
+        for option, prefix in RUN_OPTION_TAGS.items():
+            values = sorted(t[len(prefix):] for t in (tags or ()) if isinstance(t, str) and t.startswith(prefix))
+            if values and values[0].strip():
+                changes[option] = values[0]
+        return self.updated(**changes)
+
+    def for_flow_run(self, flow_run: Any) -> TrackingOptions:
+        """The options of a top-level Prefect ``flow_run`` starting in this process: this flow's,
+        with those its tags carry (:meth:`from_run_tags`).
+
+        A run of a deployment executes in a process of its own (a worker's, ``serve``'s
+        subprocess), so a process-local artifact root (``memory://``) is refused for it
+        (InvalidInputError naming the root, before anything is recorded).
+        """
+        if getattr(flow_run, "deployment_id", None) is not None:
+            from trackflow.tracking.artifact_roots import require_shared_root
+            from trackflow.tracking.fluent import get_client
+
+            name = getattr(flow_run, "name", None) or flow_run.id
+            require_shared_root(get_client().artifact_root,
+                                where=f"by flow run {name!r} of a deployment, which executes in a process of its own")
+        return self.from_run_tags(getattr(flow_run, "tags", None))
+
 
 _NAMES = frozenset(option.name for option in fields(TrackingOptions))
+
+RUN_OPTION_TAGS = {"experiment": "trackflow.experiment:", "run_name": "trackflow.run_name:"}
+"""Prefect tags that carry a tracking option to a flow run (a deployment's tags are copied
+into every flow run created from it, whatever executes it: any work pool, ``serve``)."""
+
+
+def run_option_tags(*, experiment: str | None = None, run_name: str | None = None) -> list[str]:
+    """The Prefect tags that make a flow run record into ``experiment`` / name its run ``run_name``."""
+    TrackingOptions(experiment=experiment, run_name=run_name)  # validated like the decorator's
+    given = {"experiment": experiment, "run_name": run_name}
+    return [RUN_OPTION_TAGS[k] + v for k, v in given.items() if v is not None]

@@ -12,6 +12,10 @@ mid-write removes the temporary file and never leaves a partial file under the f
 An ``OSError`` of the store itself (read-only or full root, a root that is not a folder,
 a failing remote) is raised as :class:`~trackflow.exceptions.StoreError` naming the
 artifact's URI and the reason.
+
+A URL root is opened with fsspec storage options (``storage_options=``, else
+``TRACKFLOW_ARTIFACT_STORAGE_OPTIONS``); a ``memory://`` root exists only in the process
+that writes it (both: :mod:`trackflow.tracking.artifact_roots`).
 """
 
 from __future__ import annotations
@@ -24,17 +28,18 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TypeAlias
+from typing import IO, Any, TypeAlias
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.spec import AbstractFileSystem
 
 from trackflow.exceptions import InvalidInputError, NotFoundError, StoreError
+from trackflow.tracking.artifact_roots import process_local_root, storage_options_for
 
 __all__ = ["StoredFile", "ArtifactStore", "ArtifactStoreError", "validate_artifact_path"]
 
@@ -184,19 +189,22 @@ class ArtifactStore:
     URIs and created on the first write.
     """
 
-    def __init__(self, root: _PathLike) -> None:
+    def __init__(self, root: _PathLike, *, storage_options: Mapping[str, Any] | None = None) -> None:
         root_str = os.fspath(root)
         if not isinstance(root_str, str) or not root_str.strip():
             raise InvalidInputError(f"artifact root must be a non-empty path or URL, got {root!r}")
         self._fs: AbstractFileSystem = LocalFileSystem()
         fs_path = root_str
         if _SCHEME.match(root_str) and not _DRIVE.match(root_str):
+            options = storage_options_for(storage_options)
             try:
-                self._fs, fs_path = fsspec.core.url_to_fs(root_str)
-            except (ImportError, ValueError) as exc:
+                self._fs, fs_path = fsspec.core.url_to_fs(root_str, **options)
+            except (ImportError, ValueError, TypeError) as exc:
+                named = " with TRACKFLOW_ARTIFACT_STORAGE_OPTIONS" if options and storage_options is None else ""
                 raise InvalidInputError(
-                    f"cannot open artifact root {root_str!r}: {exc}",
-                    hint="Check the URL; remote protocols need their fsspec package (e.g. s3fs).",
+                    f"cannot open artifact root {root_str!r}{named}: {exc}",
+                    hint="Check the URL and the storage options; remote protocols need their fsspec package "
+                    "(e.g. s3fs).",
                 ) from exc
         self._local_root: Path | None = None
         if isinstance(self._fs, LocalFileSystem):
@@ -213,6 +221,11 @@ class ArtifactStore:
     def root_uri(self) -> str:
         """Normalized URI of the root (``file:///...`` for local roots)."""
         return self._root_uri
+
+    @property
+    def process_local(self) -> bool:
+        """True when what is stored here exists only in this process (``memory://``)."""
+        return process_local_root(self._root_uri)
 
     def __repr__(self) -> str:
         return f"ArtifactStore({self._root_uri!r})"

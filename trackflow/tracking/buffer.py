@@ -7,7 +7,15 @@ read through the Client, and at interpreter exit. Param conflicts are checked at
 against what this process knows of the run (loaded from the store once per run).
 
 A write that fails because the database is unavailable (``StoreError``: unreachable,
-locked) puts the values back in the queue, so nothing is lost. A write that fails because
+locked) puts the values back in the queue, so nothing is lost, and the background writer
+tries again. Once the database has been unreachable for the retry window
+(``TRACKFLOW_STORE_RETRY_SECONDS``, see :mod:`trackflow.tracking.outage`), and always at
+interpreter exit while it still is, the queued values go to this process's spool file
+(:mod:`trackflow.tracking.spool`), with a WARNING for the first spooling of an outage;
+``trackflow sync`` writes them later.
+While this process has spooled values that are not written yet, a flush first replays its
+own spool file (``drain``), so the database never receives values before the runs they
+belong to. A write that fails because
 the database rejects a value (any other error: a value out of range, a run deleted in the
 meantime) is split: runs are written first, then the values in halves, until only the
 offending records are left; those are dropped and logged (run, key and reason) and every
@@ -20,98 +28,39 @@ import atexit
 import logging
 import os
 import threading
+import time
 import weakref
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from trackflow.exceptions import ConflictError, StoreError, TrackflowError
+from trackflow.tracking.batch import Batch, Item, batch_of, batch_record, describe_item, items_of, run_of
+from trackflow.tracking.outage import Outage
+from trackflow.tracking.spool import Spool, hide_password, spool_for, warn_spooled
 from trackflow.tracking.store.base import MetricRecord, TrackingStore
 from trackflow.tracking.validation import param_conflict_error
 
-__all__ = ["WriteBuffer", "flush_all_buffers"]
+__all__ = ["WriteBuffer", "flush_all_buffers", "write_batch"]
 
 logger = logging.getLogger("trackflow")
 _buffers: weakref.WeakSet[WriteBuffer] = weakref.WeakSet()
 
 
-@dataclass
-class _Batch:
-    """What one flush writes, in this order: runs, params, tags, metrics, run updates."""
+def write_batch(store: TrackingStore, batch: Batch, *, split: bool = True) -> None:
+    """Write ``batch`` now, outside any queue, in one transaction.
 
-    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    """New runs by id, in creation order."""
-    params: dict[str, dict[str, str]] = field(default_factory=dict)
-    tags: dict[str, dict[str, str]] = field(default_factory=dict)
-    metrics: list[MetricRecord] = field(default_factory=list)
-    updates: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.runs or self.params or self.tags or self.metrics or self.updates)
-
-    @property
-    def size(self) -> int:
-        """How many values it holds."""
-        return (
-            len(self.metrics)
-            + len(self.runs)
-            + len(self.updates)
-            + sum(map(len, self.params.values()))
-            + sum(map(len, self.tags.values()))
-        )
-
-    def put_back(self, older: _Batch) -> None:
-        """Put a batch that could not be written in front of this one (newer values win)."""
-        self.runs = {**older.runs, **self.runs}
-        self.metrics[:0] = older.metrics
-        for mine, theirs in ((self.params, older.params), (self.tags, older.tags), (self.updates, older.updates)):
-            for run_id, values in theirs.items():
-                mine[run_id] = {**values, **mine.get(run_id, {})}
-
-
-_Item = tuple[Any, ...]
-"""One record of a batch being split: ``("param"|"tag", run_id, key, value)``,
-``("metric", record)`` or ``("update", run_id, values)``."""
-
-
-def _batch_of(items: list[_Item]) -> _Batch:
-    """The batch holding ``items`` (runs excluded), in their order."""
-    batch = _Batch()
-    for item in items:
-        kind = item[0]
-        if kind == "metric":
-            batch.metrics.append(item[1])
-        elif kind == "update":
-            batch.updates.setdefault(item[1], {}).update(item[2])
-        else:
-            (batch.params if kind == "param" else batch.tags).setdefault(item[1], {})[item[2]] = item[3]
-    return batch
-
-
-def _items_of(batch: _Batch) -> list[_Item]:
-    """Every record of ``batch`` but its runs, in writing order."""
-    items: list[_Item] = []
-    for run_id, values in batch.params.items():
-        items.extend(("param", run_id, k, v) for k, v in values.items())
-    for run_id, values in batch.tags.items():
-        items.extend(("tag", run_id, k, v) for k, v in values.items())
-    items.extend(("metric", record) for record in batch.metrics)
-    items.extend(("update", run_id, values) for run_id, values in batch.updates.items())
-    return items
-
-
-def _run_of(item: _Item) -> str:
-    return str(item[1][0] if item[0] == "metric" else item[1])
-
-
-def _describe(item: _Item) -> str:
-    if item[0] == "metric":
-        run_id, key, value, step, timestamp = item[1]
-        return f"metric {key!r} of run {run_id} (value {value!r}, step {step!r}, timestamp {timestamp!r})"
-    if item[0] == "update":
-        return f"the update {sorted(item[2])} of run {item[1]}"
-    return f"{item[0]} {item[2]!r} of run {item[1]}"
+    With ``split`` (as a flush writes) a rejected record is split out, dropped and logged
+    and the rest is stored; without it a rejection raises and nothing is written. Raises
+    StoreError when the database is unavailable (part of it may be written when split:
+    writing it again adds nothing)."""
+    writer = WriteBuffer(store)
+    if not split:
+        writer._write_transaction(batch)
+        return
+    try:
+        writer._write(batch)
+    except _Unfinished as exc:
+        raise exc.cause from exc.cause.__cause__
 
 
 def _reason(exc: BaseException) -> str:
@@ -121,7 +70,7 @@ def _reason(exc: BaseException) -> str:
 class _Unfinished(Exception):
     """A split write stopped by an unavailable database: ``remaining`` is not written yet."""
 
-    def __init__(self, remaining: _Batch, cause: StoreError) -> None:
+    def __init__(self, remaining: Batch, cause: StoreError) -> None:
         super().__init__(str(cause))
         self.remaining = remaining
         self.cause = cause
@@ -138,25 +87,45 @@ class WriteBuffer:
     forked child (one thread at that point); it is read without the lock.
     """
 
-    def __init__(self, store: TrackingStore, *, flush_size: int = 5000, flush_interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        store: TrackingStore,
+        *,
+        flush_size: int = 5000,
+        flush_interval: float = 2.0,
+        uri: str | None = None,
+        spool: Spool | None = None,
+        outage: Outage | None = None,
+        drain: Callable[[], None] | None = None,
+    ) -> None:
+        """``spool`` (with ``uri`` and ``outage``) makes failed writes survive an outage;
+        ``drain`` replays this process's spool file (wired by :mod:`trackflow.tracking.stores`)."""
         self.store = store
         self.flush_size = flush_size
         self.flush_interval = flush_interval
+        self.uri = uri or ""
+        self.spool = spool
+        self.outage = outage if outage is not None else Outage(0.0)
+        self.drain = drain
         self._reset_state()
         _buffers.add(self)
 
     def _reset_state(self) -> None:
+        if self.spool is not None and self.spool.pid != os.getpid():
+            self.spool = spool_for(self.spool.directory.parent)  # a forked child spools to its own file
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._wake = threading.Event()
         self._pid = os.getpid()
         # guarded by _lock:
-        self._queue = _Batch()
-        self._writing: _Batch | None = None
+        self._queue = Batch()
+        self._writing: Batch | None = None
         """The batch a flush is writing (its runs are not stored yet)."""
         self._known_params: dict[str, dict[str, str]] = {}
         self._known_runs: set[str] = set()
         self._thread: threading.Thread | None = None
+        self._last_failure = 0.0
+        """When a back-pressure flush last failed (monotonic): they are tried at most twice a second."""
 
     # ---- queueing -------------------------------------------------------------------
 
@@ -182,9 +151,19 @@ class WriteBuffer:
             self._after_queued(pending)
 
     def _after_queued(self, pending: int) -> None:
-        """Wake the writer at ``flush_size`` queued values; write here at 10x (back-pressure)."""
+        """Wake the writer at ``flush_size`` queued values; write here at 10x (back-pressure).
+
+        The back-pressure write never raises for an unavailable database: the values stay
+        queued (or go to the spool once the retry window is over).
+        """
         if pending >= self.flush_size * 10:
-            self.flush()  # the writer thread is not keeping up
+            if self.outage.failing and time.monotonic() - self._last_failure < 0.5:
+                return
+            try:
+                self.flush()  # the writer thread is not keeping up
+            except StoreError as exc:
+                self._last_failure = time.monotonic()
+                self.write_failed(exc)
         elif pending >= self.flush_size:
             self._wake.set()
 
@@ -305,24 +284,34 @@ class WriteBuffer:
 
     # ---- writing --------------------------------------------------------------------
 
+    def has_spooled(self) -> bool:
+        """True when this process spooled values for this database that are not written yet."""
+        return self.spool is not None and self.spool.has_pending(self.uri)
+
     def flush(self) -> None:
         """Write everything queued, in one transaction. Re-queues it if the write fails.
 
         One flush writes at a time: a second one waits for the first (so a run queued in
-        the batch being written is stored when ``flush`` returns).
+        the batch being written is stored when ``flush`` returns). When this process has
+        spooled values for this database, its spool file is replayed first.
         """
         self._check_fork()
         with self._lock:
             while self._writing is not None:
                 self._idle.wait()
-            if self._queue.empty:
+            spooled = self.has_spooled()
+            if self._queue.empty and not spooled:
                 return
-            batch, self._queue = self._queue, _Batch()
+            batch, self._queue = self._queue, Batch()
             self._writing = batch
-        unwritten: _Batch | None = batch
+        unwritten: Batch | None = batch
         try:
-            self._write(batch)
+            if spooled and self.drain is not None:
+                self.drain()  # StoreError: the database is still unavailable, nothing written
+            if not batch.empty:
+                self._write(batch)
             unwritten = None
+            self.outage.succeeded()
         except _Unfinished as exc:
             unwritten = exc.remaining
             raise exc.cause from exc.cause.__cause__
@@ -333,7 +322,7 @@ class WriteBuffer:
                 self._writing = None
                 self._idle.notify_all()
 
-    def _write(self, batch: _Batch) -> None:
+    def _write(self, batch: Batch) -> None:
         """Write ``batch`` in one transaction; split it when the database rejects a record.
 
         Raises StoreError (nothing written) or _Unfinished (part of it written).
@@ -348,15 +337,15 @@ class WriteBuffer:
             logger.debug("trackflow: the database rejected a batch, writing it in parts: %r", exc)
             self._write_split(batch)
 
-    def _write_split(self, batch: _Batch) -> None:
+    def _write_split(self, batch: Batch) -> None:
         """Write the runs, then the other records in halves; drop (and log) what is rejected."""
         runs = list(batch.runs.values())
         created: list[str] = []
-        pending: list[list[_Item]] = [_items_of(batch)]
+        pending: list[list[Item]] = [items_of(batch)]
         try:
             lost = self._write_runs(runs, created) if runs else set()
             if lost:
-                kept = [item for item in pending[0] if _run_of(item) not in lost]
+                kept = [item for item in pending[0] if run_of(item) not in lost]
                 if len(kept) < len(pending[0]):
                     logger.error(
                         "trackflow: dropped %d value(s) of run(s) %s, which could not be stored",
@@ -364,21 +353,21 @@ class WriteBuffer:
                         ", ".join(sorted(lost)),
                     )
                 pending = [kept]
-            by_run: dict[str, list[_Item]] = {}
+            by_run: dict[str, list[Item]] = {}
             for item in pending.pop():
-                by_run.setdefault(_run_of(item), []).append(item)
+                by_run.setdefault(run_of(item), []).append(item)
             pending = list(reversed(by_run.values()))  # one part per run, each in its order
             existing: set[str] = set()
             while pending:
                 part = pending.pop()
                 try:
-                    self._write_transaction(_batch_of(part))
+                    self._write_transaction(batch_of(part))
                 except StoreError:
                     pending.append(part)
                     raise
                 except Exception as exc:  # noqa: BLE001 - rejected: split again, or drop
                     try:
-                        gone = len(part) > 1 and self._run_is_gone(_run_of(part[0]), existing)
+                        gone = len(part) > 1 and self._run_is_gone(run_of(part[0]), existing)
                     except StoreError:
                         pending.append(part)
                         raise
@@ -390,7 +379,7 @@ class WriteBuffer:
                         middle = len(part) // 2
                         pending += [part[middle:], part[:middle]]  # the first half is written first
         except StoreError as exc:
-            remaining = _batch_of([item for part in pending for item in part])
+            remaining = batch_of([item for part in pending for item in part])
             remaining.runs = {run_id: row for run_id, row in batch.runs.items() if run_id not in created}
             raise _Unfinished(remaining, exc) from exc
 
@@ -429,7 +418,7 @@ class WriteBuffer:
             existing.add(run_id)
         return not found
 
-    def _drop_all(self, items: list[_Item], exc: BaseException) -> None:
+    def _drop_all(self, items: list[Item], exc: BaseException) -> None:
         """Drop the values of a run that no longer exists, with one log line."""
         counts: dict[str, int] = {}
         for item in items:
@@ -439,20 +428,20 @@ class WriteBuffer:
         logger.error(
             "trackflow: dropped %d value(s) of run %s (%s): the run is not in the database: %s",
             len(items),
-            _run_of(items[0]),
+            run_of(items[0]),
             described,
             _reason(exc),
         )
 
-    def _drop(self, item: _Item, exc: BaseException) -> None:
-        logger.error("trackflow: dropped %s, the database rejected it: %s", _describe(item), _reason(exc))
+    def _drop(self, item: Item, exc: BaseException) -> None:
+        logger.error("trackflow: dropped %s, the database rejected it: %s", describe_item(item), _reason(exc))
         if item[0] == "param":  # not stored: the same key may be logged again
             with self._lock:
                 known = self._known_params.get(item[1])
                 if known is not None and known.get(item[2]) == item[3]:
                     del known[item[2]]
 
-    def _write_transaction(self, batch: _Batch) -> None:
+    def _write_transaction(self, batch: Batch) -> None:
         rejected: list[str] = []
         runs = list(batch.runs.values())
         with self.store.transaction() as tx:
@@ -489,10 +478,60 @@ class WriteBuffer:
             self._wake.clear()
             try:
                 self.flush()
+            except StoreError as exc:
+                self.write_failed(exc)
             except TrackflowError as exc:
                 logger.warning("trackflow: background write failed, will retry: %s", exc)
             except Exception as exc:  # noqa: BLE001 - never kill the writer thread
                 logger.warning("trackflow: background write failed, will retry: %r", exc)
+
+    # ---- outages ------------------------------------------------------------------------
+
+    def write_failed(self, exc: StoreError, *, final: bool = False) -> None:
+        """A flush failed because the database is unavailable: keep the values queued within
+        the retry window, spool them after it (or at once when ``final``: at exit)."""
+        self.outage.failed()
+        if self.spool is not None and (final or self.outage.expired):
+            self.spool_pending(exc)
+        elif not self.outage.warned:
+            self.outage.warned = True
+            then = (f" for up to {self.outage.window:.0f} s (TRACKFLOW_STORE_RETRY_SECONDS), then spooled"
+                    if self.spool is not None else "")  # fmt: skip
+            logger.warning(
+                "trackflow: the tracking database %s is unavailable; queued values are kept and retried%s: %s",
+                hide_password(self.uri), then, exc,
+            )  # fmt: skip
+
+    def spool_pending(self, cause: BaseException | None = None) -> int:
+        """Move everything queued to this process's spool file; returns how many values.
+
+        Without a spool (or when the disk refuses) the values stay queued and an error is logged.
+        """
+        self._check_fork()
+        with self._lock:
+            while self._writing is not None:
+                self._idle.wait()
+            if self._queue.empty:
+                return 0
+            batch, self._queue = self._queue, Batch()
+            self._writing = batch  # no flush writes newer values before these are spooled
+        size = batch.size
+        record = batch_record(batch, self.uri)
+        try:
+            if self.spool is None:
+                raise OSError("no spool folder")
+            path = self.spool.append([record])
+        except OSError as exc:
+            with self._lock:
+                self._queue.put_back(batch)
+            logger.error("trackflow: could not spool %d queued value(s) (%s); they stay queued", size, exc)
+            return 0
+        finally:
+            with self._lock:
+                self._writing = None
+                self._idle.notify_all()
+        warn_spooled(self.uri, self.outage.elapsed, [record], path, cause, first=self.outage.first_spooling())
+        return size
 
     def _check_fork(self) -> None:
         if self._pid != os.getpid():
@@ -501,10 +540,15 @@ class WriteBuffer:
 
 
 def flush_all_buffers() -> None:
-    """Write every buffer of this process (run at interpreter exit)."""
+    """Write every buffer of this process (run at interpreter exit); spool what the
+    database does not take because it is unavailable."""
     for buffer in list(_buffers):
         try:
             buffer.flush()
+        except StoreError as exc:
+            buffer.write_failed(exc, final=True)
+            if buffer.pending:
+                logger.error("trackflow: could not write %d queued values at exit: %s", buffer.pending, exc)
         except Exception as exc:  # noqa: BLE001 - report, keep flushing the others
             logger.error("trackflow: could not write %d queued values at exit: %s", buffer.pending, exc)
 

@@ -8,6 +8,7 @@ transactions; reads first write whatever this process has queued, so they see it
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -16,7 +17,9 @@ from trackflow.exceptions import InvalidInputError, NotFoundError
 from trackflow.settings import TrackflowSettings, get_settings
 from trackflow.tracking import hooks
 from trackflow.tracking.client_artifacts import ArtifactsMixin
+from trackflow.tracking.client_lifecycle import LifecycleMixin
 from trackflow.tracking.client_logging import LoggingMixin
+from trackflow.tracking.client_runs import RunQueriesMixin
 from trackflow.tracking.entities import Experiment, Run, RunStatus, ms_to_datetime, now_ms
 from trackflow.tracking.lineage import LineageMixin
 from trackflow.tracking.search import (
@@ -38,6 +41,7 @@ from trackflow.tracking.validation import (
 
 if TYPE_CHECKING:  # typing only (import-linter ignores it): tracking does not import the registry
     from trackflow.registry.client import RegistryClient
+    from trackflow.tracking.store.base import TrackingTransaction
 
 __all__ = ["Client", "RunPage", "DEFAULT_EXPERIMENT"]
 
@@ -51,7 +55,7 @@ class RunPage(list[Run]):
     token: str | None = None
 
 
-class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
+class Client(LoggingMixin, ArtifactsMixin, LineageMixin, RunQueriesMixin, LifecycleMixin):
     """Read and write runs, metrics, artifacts, datasets, lineage and (``.registry``) models.
 
     ``Client()`` uses ``TRACKFLOW_TRACKING_URI`` / ``TRACKFLOW_ARTIFACT_ROOT`` or the
@@ -149,12 +153,70 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
             self._write_run(values, experiment, clean_params, clean_tags)
         return _run_from_values(values, experiment, source, clean_params, clean_tags)
 
+    def start_prefect_run(
+        self,
+        experiment: str,
+        *,
+        kind: str,
+        flow_run_id: str | None,
+        task_run_id: str | None = None,
+        run_name: str | None = None,
+        parent_run_id: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        prefect_name: str | None = None,
+    ) -> tuple[Run, bool]:
+        """The run of a Prefect task run (``task_run_id``) or flow run (``kind="flow"``): created,
+        or resumed when an earlier execution made it. Returns ``(run, created)``.
+
+        One run per Prefect run whatever executes it how often: the insert and the read of the
+        winner are one transaction on the store's unique Prefect keys, so processes racing to
+        create it end with one run. A resumed run becomes the record of this execution:
+        ``attempts`` counts it and ``pid``/``host`` name this process; params and tags are
+        kept (write-once params of the same inputs are unchanged).
+
+        * Left RUNNING (its worker died mid-run): its metric values are deleted now (this
+          execution logs them again) and it stays RUNNING until this execution ends it.
+        * Already ended (Dask recomputes a result lost with its worker): its status and values
+          stay as they are while this execution runs, so a recomputation cut short (the
+          cluster closing) leaves the earlier record whole; when this execution ends, its
+          caller drops the values logged before it (:meth:`drop_metrics_before`).
+        """
+        validate_name(experiment)
+        clean_params = validate_params(params or {})
+        source = current_source()
+        values = _new_run_values(run_name, parent_run_id, kind, flow_run_id, task_run_id, prefect_name, source)
+        if task_run_id is None and (kind != "flow" or flow_run_id is None):
+            raise InvalidInputError("start_prefect_run needs a task_run_id, or kind='flow' with a flow_run_id.")
+        clean_tags = _validated_tags(tags)
+        self._buffer.flush()  # a resumed run's queued values belong to the earlier execution
+        run_id = self._write_run(values, experiment, clean_params, clean_tags, resume=True)
+        if run_id == values["id"]:
+            return _run_from_values(values, experiment, source, clean_params, clean_tags), True
+        self._buffer.remember_run(run_id)
+        return self.get_run(run_id), False
+
+    def drop_metrics_before(self, run_id: str, before: int) -> None:
+        """Delete the metric values of a run logged before ``before`` (ms since the epoch):
+        what an earlier execution of a resumed Prefect run logged (see :meth:`start_prefect_run`).
+        Queued values are written first; the latest values are computed again."""
+        run_id = validate_run_id(run_id)
+        self._buffer.flush()
+        with self._store.transaction() as tx:
+            tx.delete_metrics_before(run_id, before)
+
     def _known_parent(self, parent: str | None) -> bool:
         """True when a new run's parent needs no check in the store (none, or known here)."""
         return parent is None or self._buffer.is_known_run(parent)
 
-    def _write_run(self, values: dict[str, Any], experiment: str, params: dict[str, str], tags: dict[str, str]) -> None:
-        """Write a validated new run, its params and tags in one transaction."""
+    def _write_run(
+        self, values: dict[str, Any], experiment: str, params: dict[str, str], tags: dict[str, str], *, resume: bool = False
+    ) -> str:
+        """Write a validated new run, its params and tags in one transaction; its id.
+
+        With ``resume`` (a Prefect run, see :meth:`start_prefect_run`) the run of the same
+        Prefect run is resumed instead when there is one, and its id returned.
+        """
         parent = values["parent_run_id"]
         experiment_id = self._experiment_ids.get(experiment)
         with self._store.transaction() as tx:
@@ -163,12 +225,21 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
             if experiment_id is None:
                 experiment_id = tx.get_or_create_experiment(experiment).id
             values["experiment_id"] = experiment_id
-            tx.create_run(values)
-            tx.log_params(values["id"], params)
-            tx.set_tags(values["id"], tags)
+            if resume:
+                run_id = tx.create_prefect_run(values)
+            else:
+                tx.create_run(values)
+                run_id = values["id"]
+            if run_id != values["id"]:
+                _resume(tx, run_id, values)
+            else:
+                tx.log_params(run_id, params)
+                tx.set_tags(run_id, tags)
         self._experiment_ids[experiment] = experiment_id
-        self._buffer.mark_new_run(values["id"])
-        self._buffer.remember_params(values["id"], params)
+        if run_id == values["id"]:
+            self._buffer.mark_new_run(run_id)
+            self._buffer.remember_params(run_id, params)
+        return run_id
 
     def end_run(
         self, run_id: str, status: RunStatus | str = RunStatus.FINISHED, *, error: str | None = None, defer: bool = False
@@ -190,7 +261,7 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
         The change is written together with everything queued (or, with ``defer=True``,
         queued itself); an unknown run raises NotFoundError.
         """
-        allowed = {"status", "error", "end_time", "attempts", "name", "flow_run_id", "task_run_id", "prefect_name"}
+        allowed = {"status", "error", "end_time", "attempts", "name", "flow_run_id", "task_run_id", "prefect_name", "pid", "host"}
         unknown = set(values) - allowed
         if unknown:
             raise InvalidInputError(f"Cannot update run attribute(s) {sorted(unknown)}; allowed: {sorted(allowed)}.")
@@ -204,14 +275,10 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin):
             self._buffer.flush()
 
     def get_run(self, run_id: str) -> Run:
-        """One run with its params, latest metrics and tags; NotFoundError if unknown."""
-        run_id = validate_run_id(run_id)
-        self._buffer.flush()
-        with self._store.transaction(write=False) as tx:
-            found = tx.read_runs([run_id])
-        if not found:
-            raise NotFoundError(f"Run {run_id} does not exist.", hint="List runs with `trackflow runs list`.")
-        return found[0]
+        """One run with its params, latest metrics and tags, by any reference a user has (see
+        :meth:`find_run`: full id, Prefect flow-run / task-run id, unique id prefix, run name);
+        NotFoundError if none matches."""
+        return self.find_run(run_id)
 
     def get_runs(self, run_ids: Sequence[str]) -> list[Run]:
         """Several runs by id, in the given order (unknown ids skipped)."""
@@ -339,9 +406,19 @@ def _new_run_values(
         "entrypoint": source.entrypoint,
         "user": source.user,
         "host": source.host,
+        "pid": os.getpid(),
         "python_version": source.python_version,
         "package_versions": json.dumps(source.packages),
     }
+
+
+def _resume(tx: TrackingTransaction, run_id: str, values: Mapping[str, Any]) -> None:
+    """Another execution of the run ``run_id`` starts in this process (see :meth:`Client.start_prefect_run`)."""
+    left_running = tx.read_runs([run_id])[0].status is RunStatus.RUNNING
+    change: dict[str, Any] = {"pid": values["pid"], "host": values["host"]}
+    if left_running:
+        change.update(status=RunStatus.RUNNING.value, end_time=None, error=None)
+    tx.resume_run(run_id, change, clear_metrics=left_running)
 
 
 def _validated_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
@@ -370,6 +447,7 @@ def _run_from_values(
         entrypoint=source.entrypoint,
         user=source.user,
         host=source.host,
+        pid=values["pid"],
         python_version=source.python_version,
         package_versions=dict(source.packages),
         params=dict(sorted(params.items())),

@@ -201,6 +201,8 @@ class Run:
     entrypoint: str | None = None
     user: str | None = None
     host: str | None = None
+    pid: int | None = None
+    """The id of the process that started (or last resumed) the run, on ``host``."""
     python_version: str | None = None
     package_versions: dict[str, str] = field(default_factory=dict)
     params: dict[str, str] = field(default_factory=dict)

@@ -11,6 +11,7 @@ import atexit
 import os
 import threading
 from collections.abc import Mapping
+from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any
 
@@ -26,6 +27,8 @@ __all__ = [
     "active_run",
     "active_run_id",
     "get_client",
+    "use_client",
+    "reset_client",
     "log_param",
     "log_params",
     "log_metric",
@@ -45,8 +48,29 @@ _clients_lock = threading.Lock()
 _open_runs: dict[str, ActiveRun] = {}
 
 
+_scoped_client: ContextVar[Client | None] = ContextVar("trackflow_scoped_client", default=None)
+
+
+def use_client(client: Client | None) -> Token[Client | None]:
+    """Make ``client`` what :func:`get_client` returns in this context (a tracked task run
+    recording into its flow run's store on a worker); undo with :func:`reset_client`."""
+    return _scoped_client.set(client)
+
+
+def reset_client(token: Token[Client | None]) -> None:
+    """Undo :func:`use_client` (tolerates a reset from another context)."""
+    try:
+        _scoped_client.reset(token)
+    except ValueError:
+        _scoped_client.set(None)
+
+
 def get_client() -> Client:
-    """The process's Client for the current TRACKFLOW_* settings (cached)."""
+    """The Client of this context (:func:`use_client`), else the process's Client for the
+    current TRACKFLOW_* settings (cached)."""
+    scoped = _scoped_client.get()
+    if scoped is not None:
+        return scoped
     key = (
         os.environ.get("TRACKFLOW_TRACKING_URI"),
         os.environ.get("TRACKFLOW_ARTIFACT_ROOT"),

@@ -1,12 +1,21 @@
-"""One store and one write buffer per tracking URI and process."""
+"""One store and one write buffer per tracking URI and process.
+
+The first store use of a process in a ``TRACKFLOW_HOME`` also replays, in a background
+thread, what earlier processes spooled there during a database outage (see
+:mod:`trackflow.tracking.replay`; one ``scandir`` when there is nothing).
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from trackflow.settings import TrackflowSettings
 from trackflow.tracking.buffer import WriteBuffer
+from trackflow.tracking.outage import outage_for
+from trackflow.tracking.replay import drain_own, start_background
+from trackflow.tracking.spool import spool_for
 from trackflow.tracking.store.base import TrackingStore
 
 __all__ = ["StoreHandle", "open_store", "close_stores"]
@@ -38,11 +47,19 @@ def open_store(uri: str, settings: TrackflowSettings) -> StoreHandle:
 
             store = SqlAlchemyStore(uri, busy_timeout=settings.sqlite_busy_timeout)
             buffer = WriteBuffer(
-                store, flush_size=settings.metric_flush_size, flush_interval=settings.metric_flush_interval
-            )
+                store, flush_size=settings.metric_flush_size, flush_interval=settings.metric_flush_interval,
+                uri=uri, spool=spool_for(settings.home), outage=outage_for(uri, settings.store_retry_seconds),
+                drain=lambda: drain_own(spool_for(settings.home), _opener(settings), uri),
+            )  # fmt: skip
             handle = StoreHandle(store=store, buffer=buffer)
             _handles[uri] = handle
+    start_background(settings.home, _opener(settings))  # spooled writes of earlier processes
     return handle
+
+
+def _opener(settings: TrackflowSettings) -> Callable[[str], TrackingStore]:
+    """Opens the store of a spooled record's URI (for replaying the spool)."""
+    return lambda uri: open_store(uri, settings).store
 
 
 def close_stores() -> None:

@@ -25,7 +25,9 @@ from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
 from trackflow.tracking.entities import Artifact, Dataset, Experiment, LineageEdge, LineageNode, Metric, Note, Run
+from trackflow.tracking.histories import Histories
 from trackflow.tracking.search import Expr, OrderBy
+from trackflow.tracking.summaries import ExperimentSummary, MetricRange, RunKeys
 
 __all__ = ["MetricRecord", "TrackingTransaction", "Store", "TrackingStore", "TxT_co"]
 
@@ -61,6 +63,23 @@ class TrackingTransaction(abc.ABC):
 
         An id that exists already, or an unknown experiment or parent, fails the transaction.
         """
+
+    @abc.abstractmethod
+    def create_prefect_run(self, values: Mapping[str, Any]) -> str:
+        """Insert the run of a Prefect task run (``task_run_id``) or flow run (``kind`` flow,
+        ``flow_run_id``) unless that Prefect run has one; the id of its run (the new or the
+        existing one). Race-safe: of concurrent callers one inserts, the others read its run.
+        """
+
+    @abc.abstractmethod
+    def resume_run(self, run_id: str, values: Mapping[str, Any], *, clear_metrics: bool) -> None:
+        """Start another execution of a run: set ``values`` (status, end time, pid ...), add one
+        to its attempts (atomically) and, with ``clear_metrics``, delete its metric values."""
+
+    @abc.abstractmethod
+    def delete_metrics_before(self, run_id: str, before: int) -> None:
+        """Delete the metric values of a run logged before ``before`` (ms) and compute its
+        latest values again from the history that is left."""
 
     @abc.abstractmethod
     def create_runs(self, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -211,6 +230,89 @@ class TrackingTransaction(abc.ABC):
     def read_nodes_by_content_hash(self, content_hash: str, *, kind: str) -> list[LineageNode]:
         """Recorded nodes of ``kind`` whose content has this hash, oldest first."""
 
+
+    # ---- summaries (the web ui; see trackflow.tracking.summaries) --------------------
+
+    @abc.abstractmethod
+    def read_experiment_summaries(self, *, metric: str | None, mode: str) -> list[ExperimentSummary]:
+        """Every experiment by name with run counts, last start and the best (``mode`` max/min) latest ``metric``."""
+
+    @abc.abstractmethod
+    def search_table_run_ids(
+        self, *, experiment_id: str, filter_expr: Expr | None, order_by: Sequence[OrderBy],
+        order_by_duration: bool | None, top_level: bool, limit: int, offset: int,
+    ) -> list[str]:
+        """Like :meth:`search_run_ids` in one experiment, optionally top-level runs only or by duration."""
+
+    @abc.abstractmethod
+    def count_table_runs(self, *, experiment_id: str, filter_expr: Expr | None, top_level: bool) -> int:
+        """How many runs :meth:`search_table_run_ids` would page through."""
+
+    @abc.abstractmethod
+    def read_metric_ranges(self, run_ids: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, MetricRange]]:
+        """run id -> key -> (min, max) over the metric histories of these runs and keys."""
+
+    @abc.abstractmethod
+    def read_child_counts(self, run_ids: Sequence[str]) -> dict[str, int]:
+        """run id -> number of runs whose parent it is (runs without children left out)."""
+
+    @abc.abstractmethod
+    def read_recent_keys(self, experiment_id: str, *, runs: int) -> RunKeys:
+        """Param, metric and tag keys of the experiment's ``runs`` most recent runs."""
+
+    @abc.abstractmethod
+    def read_metric_histories(self, run_ids: Sequence[str], keys: Sequence[str] | None) -> Histories:
+        """run id -> key -> ``(step, value, timestamp ms)`` of every logged value (all keys when None)."""
+
+    # ---- look-ups and life cycle (see trackflow.tracking.store.run_lookup / .lifecycle) --
+
+    @abc.abstractmethod
+    def read_fingerprints_by_prefix(self, prefix: str, *, limit: int) -> list[str]:
+        """Dataset fingerprints starting with ``prefix`` (taken literally), sorted, at most ``limit``."""
+
+    @abc.abstractmethod
+    def search_listed_run_ids(
+        self, *, experiment_ids: Sequence[str] | None, filter_expr: Expr | None, order_by: Sequence[OrderBy],
+        top_level: bool, deleted: bool | None, limit: int, offset: int,
+    ) -> list[str]:
+        """Like :meth:`search_run_ids`; ``top_level`` keeps runs without a parent, ``deleted``
+        keeps only deleted (True) or only live (False) runs, or both (None)."""
+
+    @abc.abstractmethod
+    def read_deleted(self, run_ids: Sequence[str]) -> dict[str, int]:
+        """run id -> when it was deleted (ms), for the deleted runs among ``run_ids``."""
+
+    @abc.abstractmethod
+    def read_deleted_run_ids(self) -> list[str]:
+        """Every deleted run's id, oldest deletion first."""
+
+    @abc.abstractmethod
+    def set_deleted(self, run_ids: Sequence[str], deleted: bool) -> list[str]:
+        """Mark runs deleted (or restore them); the ids whose state changed."""
+
+    @abc.abstractmethod
+    def read_descendant_run_ids(self, run_ids: Sequence[str]) -> list[str]:
+        """Ids of the runs nested, at any depth, under ``run_ids``."""
+
+    @abc.abstractmethod
+    def read_registered_run_ids(self, run_ids: Sequence[str]) -> set[str]:
+        """The runs among ``run_ids`` a registered model version was made from."""
+
+    @abc.abstractmethod
+    def purge_runs(self, run_ids: Sequence[str]) -> None:
+        """Remove runs for good: their rows, deletion marks and the lineage they recorded."""
+
+    @abc.abstractmethod
+    def count_experiment_runs(self, experiment_id: str) -> tuple[int, int]:
+        """(all runs, deleted runs) of an experiment."""
+
+    @abc.abstractmethod
+    def rename_experiment(self, experiment_id: str, name: str) -> None:
+        """Give an experiment another (unused, validated) name."""
+
+    @abc.abstractmethod
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Remove an experiment that has no runs left."""
 
 TxT_co = TypeVar("TxT_co", bound=TrackingTransaction, covariant=True)
 

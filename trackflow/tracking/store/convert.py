@@ -76,6 +76,7 @@ def to_run(
         entrypoint=row.entrypoint,
         user=row.user,
         host=row.host,
+        pid=row.pid,
         python_version=row.python_version,
         package_versions=dict(_versions(row.package_versions)) if row.package_versions else {},
         params=params,

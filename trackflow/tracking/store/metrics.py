@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, delete, exists, or_, select
+from sqlalchemy.orm import aliased
 
 from trackflow.tracking.entities import Metric
 from trackflow.tracking.store.base import MetricRecord
@@ -22,7 +23,9 @@ _HISTORY_COLUMNS = ("run_id", "key", "value", "is_nan", "step", "timestamp")
 class MetricOps(SessionOps):
     """The metric operations of :class:`~trackflow.tracking.store.base.TrackingTransaction`.
 
-    SQLite cannot store NaN: it is kept as NULL plus an ``is_nan`` flag.
+    SQLite cannot store NaN: it is kept as NULL plus an ``is_nan`` flag. A history row equal
+    in run, key, step, timestamp and value (or NaN-ness) to a stored one is not inserted again
+    (``ON CONFLICT DO NOTHING`` on the unique natural keys): a replayed batch adds nothing.
     """
 
     def log_metrics(self, records: Sequence[MetricRecord]) -> None:
@@ -45,12 +48,13 @@ class MetricOps(SessionOps):
         """Append metric values (tuples in ``_HISTORY_COLUMNS`` order) with the driver's executemany.
 
         This is the hot path of every flush, and SQLAlchemy's per-row parameter processing costs
-        more than SQLite's insert; the statement text is fixed and every value is bound.
+        more than SQLite's insert; the statement text is fixed and every value is bound. A row
+        stored already (``uq_metrics_natural_key``) is skipped.
         """
         connection = self.session.connection()
         marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
         columns = ", ".join(_HISTORY_COLUMNS)
-        statement = f"INSERT INTO metrics ({columns}) VALUES ({', '.join([marker] * len(_HISTORY_COLUMNS))})"
+        statement = f"INSERT INTO metrics ({columns}) VALUES ({', '.join([marker] * len(_HISTORY_COLUMNS))}) ON CONFLICT DO NOTHING"
         connection.exec_driver_sql(statement, rows)
 
     def _upsert_latest(self, records: list[MetricRecord]) -> None:
@@ -65,6 +69,27 @@ class MetricOps(SessionOps):
                  "timestamp": timestamp}
             )  # fmt: skip
         self.session.connection().execute(statement, rows)
+
+    def delete_metrics_before(self, run_id: str, before: int) -> None:
+        connection = self.session.connection()
+        connection.execute(delete(MetricRow).where(MetricRow.run_id == run_id, MetricRow.timestamp < before))
+        connection.execute(delete(LatestMetricRow).where(LatestMetricRow.run_id == run_id))
+        newer = aliased(MetricRow)
+        latest = select(
+            MetricRow.run_id, MetricRow.key, MetricRow.value,
+            MetricRow.is_nan, MetricRow.step, MetricRow.timestamp,
+        ).where(
+            MetricRow.run_id == run_id,
+            ~exists().where(
+                newer.run_id == MetricRow.run_id, newer.key == MetricRow.key,
+                or_(newer.step > MetricRow.step, (newer.step == MetricRow.step) & or_(
+                    newer.timestamp > MetricRow.timestamp,
+                    (newer.timestamp == MetricRow.timestamp) & (newer.id > MetricRow.id),
+                )),
+            ),
+        )  # fmt: skip
+        columns = ["run_id", "key", "value", "is_nan", "step", "timestamp"]
+        connection.execute(cast(Table, LatestMetricRow.__table__).insert().from_select(columns, latest))
 
     def read_metric_history(self, run_id: str, key: str) -> list[Metric]:
         statement = (

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -59,9 +60,28 @@ class ExperimentRow(Base):
 
 
 class RunRow(Base):
+    """A run. A Prefect task run has at most one run (``uq_runs_task_run_id``) and a Prefect
+    flow run at most one flow-kind run (``uq_runs_flow_run_id_flow``): partial unique
+    indexes, which SQLite and PostgreSQL both enforce, so concurrent or repeated executions
+    of one Prefect run find the same trackflow run."""
+
     __tablename__ = "runs"
     __table_args__ = (
         Index("ix_runs_experiment_id_start_time", "experiment_id", "start_time"),
+        Index(
+            "uq_runs_task_run_id",
+            "task_run_id",
+            unique=True,
+            sqlite_where=text("task_run_id IS NOT NULL"),
+            postgresql_where=text("task_run_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_runs_flow_run_id_flow",
+            "flow_run_id",
+            unique=True,
+            sqlite_where=text("kind = 'flow'"),
+            postgresql_where=text("kind = 'flow'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -75,13 +95,14 @@ class RunRow(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     flow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    task_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    task_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     prefect_name: Mapped[str | None] = mapped_column(String(256), nullable=True)
     source_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
     source_dirty: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     entrypoint: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     user: Mapped[str | None] = mapped_column(String(256), nullable=True)
     host: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     python_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
     package_versions: Mapped[str | None] = mapped_column(Text, nullable=True)
 
@@ -97,8 +118,25 @@ class ParamRow(Base):
 
 
 class MetricRow(Base):
+    """One logged metric value. A row is unique on all it says (run, key, step, timestamp,
+    value: ``uq_metrics_natural_key``; NaN, stored as NULL + ``is_nan``, which a unique index
+    does not compare: ``uq_metrics_nan_key``), so a replayed batch adds nothing while two
+    different values logged in the same millisecond are both kept."""
+
     __tablename__ = "metrics"
-    __table_args__ = (Index("ix_metrics_run_id_key_step", "run_id", "key", "step"),)
+    __table_args__ = (
+        Index("uq_metrics_natural_key", "run_id", "key", "step", "timestamp", "value", unique=True),
+        Index(
+            "uq_metrics_nan_key",
+            "run_id",
+            "key",
+            "step",
+            "timestamp",
+            unique=True,
+            sqlite_where=text("is_nan = true"),
+            postgresql_where=text("is_nan = true"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))

@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import Table, delete, or_, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 
 from trackflow.exceptions import InvalidInputError
 from trackflow.tracking.entities import Run
 from trackflow.tracking.search import Expr, OrderBy
 from trackflow.tracking.store.convert import metric_value, to_run
-from trackflow.tracking.store.orm import ExperimentRow, LatestMetricRow, ParamRow, RunRow, TagRow
+from trackflow.tracking.store.lifecycle import not_deleted
+from trackflow.tracking.store.orm import ExperimentRow, LatestMetricRow, MetricRow, ParamRow, RunRow, TagRow
 from trackflow.tracking.store.search_sql import build_search_statement
 from trackflow.tracking.store.sql import SessionOps, chunks
 from trackflow.tracking.validation import escape_surrogates
@@ -62,12 +65,59 @@ def _storable(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: escape_surrogates(v) if isinstance(v, str) else v for k, v in values.items()}
 
 
+_PREFECT_KEYS = {"task_run_id": "task_run_id IS NOT NULL", "flow_run_id": "kind = 'flow'"}
+"""The Prefect key column of a run -> the condition of its partial unique index."""
+
+
+@lru_cache(maxsize=8)
+def _claim_statement(dialect: str, column: str) -> Any:
+    """INSERT a run unless its Prefect key exists, RETURNING its id when it was inserted."""
+    statement: Any
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        statement = postgresql_insert(_RUNS)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(_RUNS)
+    condition = sql_text(_PREFECT_KEYS[column])
+    return statement.on_conflict_do_nothing(index_elements=[column], index_where=condition).returning(_RUNS.c.id)
+
+
 class RunOps(SessionOps):
     """The run operations of :class:`~trackflow.tracking.store.base.TrackingTransaction`."""
 
     def create_run(self, values: Mapping[str, Any]) -> None:
         with rejected_rows(f"run {values.get('id')}"):
             self.session.connection().execute(_RUNS.insert(), [_storable(values)])
+
+    def create_prefect_run(self, values: Mapping[str, Any]) -> str:
+        """Insert unless the Prefect run has a run (ON CONFLICT on its partial unique index,
+        which waits for a concurrent insert to commit); RETURNING tells which happened, and
+        only a conflict reads the run that holds the key."""
+        if values.get("task_run_id") is not None:
+            column, key = "task_run_id", values["task_run_id"]
+        elif values.get("kind") == "flow" and values.get("flow_run_id") is not None:
+            column, key = "flow_run_id", values["flow_run_id"]
+        else:
+            raise InvalidInputError(f"Run {values.get('id')} has no Prefect task-run or flow-run id.")
+        connection = self.session.connection()
+        with rejected_rows(f"run {values.get('id')}"):
+            inserted = connection.execute(_claim_statement(connection.dialect.name, column), _storable(values)).scalar()
+        if inserted is not None:
+            return str(inserted)
+        where = _RUNS.c.task_run_id == key if column == "task_run_id" else (_RUNS.c.flow_run_id == key) & (_RUNS.c.kind == "flow")
+        return str(connection.execute(select(_RUNS.c.id).where(where)).scalar_one())
+
+    def resume_run(self, run_id: str, values: Mapping[str, Any], *, clear_metrics: bool) -> None:
+        connection = self.session.connection()
+        statement = _RUNS.update().where(_RUNS.c.id == run_id).values(attempts=_RUNS.c.attempts + 1, **_storable(values))
+        with rejected_rows(f"the update of run {run_id}"):
+            connection.execute(statement)
+        if clear_metrics:
+            connection.execute(delete(MetricRow).where(MetricRow.run_id == run_id))
+            connection.execute(delete(LatestMetricRow).where(LatestMetricRow.run_id == run_id))
 
     def create_runs(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
@@ -150,4 +200,4 @@ class RunOps(SessionOps):
         statement = build_search_statement(
             experiment_ids=experiment_ids, filter_expr=filter_expr, order_by=order_by, limit=limit, offset=offset
         )
-        return list(self.session.scalars(statement))
+        return list(self.session.scalars(statement.where(not_deleted())))

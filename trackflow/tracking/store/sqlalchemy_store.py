@@ -28,12 +28,16 @@ from trackflow.tracking.store.base import Store, TrackingTransaction
 from trackflow.tracking.store.datasets import DatasetOps
 from trackflow.tracking.store.db import create_tracking_engine, describe_error, write_engine
 from trackflow.tracking.store.experiments import ExperimentOps
+from trackflow.tracking.store.histories import HistoryOps
+from trackflow.tracking.store.lifecycle import LifecycleOps
 from trackflow.tracking.store.lineage import LineageOps
 from trackflow.tracking.store.metrics import MetricOps
 from trackflow.tracking.store.migrate import ensure_schema
 from trackflow.tracking.store.notes import NoteOps
 from trackflow.tracking.store.params import ParamOps
+from trackflow.tracking.store.run_lookup import RunLookupOps
 from trackflow.tracking.store.runs import RunOps
+from trackflow.tracking.store.summaries import SummaryOps
 from trackflow.tracking.store.tags import TagOps
 
 __all__ = ["SqlAlchemyStore", "SqlDatabase", "SqlTrackingTransaction"]
@@ -49,6 +53,10 @@ class SqlTrackingTransaction(
     ArtifactOps,
     DatasetOps,
     LineageOps,
+    HistoryOps,
+    SummaryOps,
+    RunLookupOps,
+    LifecycleOps,
     TrackingTransaction,
 ):
     """Tracking operations over one SQLAlchemy session; flushes, never commits."""

@@ -1,0 +1,157 @@
+"""Summary reads for run tables (the web ui): experiment overviews, table pages, metric ranges, keys.
+
+Every method answers for a whole page in one or two statements; see
+:mod:`trackflow.tracking.summaries` for what they mean.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import case, exists, func, select
+
+from trackflow.tracking.entities import ms_to_datetime
+from trackflow.tracking.search import And, Comparison, Expr, OrderBy
+from trackflow.tracking.store.convert import to_experiment
+from trackflow.tracking.store.lifecycle import not_deleted
+from trackflow.tracking.store.orm import ExperimentRow, LatestMetricRow, MetricRow, ParamRow, RunRow, TagRow
+from trackflow.tracking.store.search_sql import build_search_statement
+from trackflow.tracking.store.sql import SessionOps, chunks
+from trackflow.tracking.summaries import ExperimentSummary, MetricRange, RunKeys
+
+__all__ = ["SummaryOps"]
+
+_LOWEST_FLOAT = -1.7976931348623157e308
+"""``metrics.k >= this`` holds for every stored (non-NaN) value: the INNER JOIN of a metric sort."""
+
+
+class SummaryOps(SessionOps):
+    """The summary reads of :class:`~trackflow.tracking.store.base.TrackingTransaction`."""
+
+    def read_experiment_summaries(self, *, metric: str | None, mode: str) -> list[ExperimentSummary]:
+        counts = select(
+            RunRow.experiment_id,
+            func.count(),
+            func.sum(case((RunRow.parent_run_id.is_(None), 1), else_=0)),
+            func.max(RunRow.start_time),
+        ).group_by(RunRow.experiment_id)
+        by_experiment = {row[0]: row[1:] for row in self.session.execute(counts)}
+        aggregate = func.max(LatestMetricRow.value) if mode == "max" else func.min(LatestMetricRow.value)
+        summaries = []
+        for row in self.session.scalars(select(ExperimentRow).order_by(ExperimentRow.name)):
+            experiment = to_experiment(row)
+            total, flows, last = by_experiment.get(experiment.id, (0, 0, None))
+            best = None
+            if metric and total:  # one indexed probe per experiment: (key, value) then the run's experiment
+                best = self.session.scalar(
+                    select(aggregate)
+                    .join(RunRow, RunRow.id == LatestMetricRow.run_id)
+                    .where(LatestMetricRow.key == metric, RunRow.experiment_id == experiment.id)
+                )
+            summaries.append(ExperimentSummary(
+                id=experiment.id, name=experiment.name, created_at=experiment.created_at, run_count=int(total or 0),
+                flow_run_count=int(flows or 0), last_run_time=ms_to_datetime(last), best=best,
+            ))
+        return summaries
+
+    def _table_statement(
+        self, *, experiment_id: str, filter_expr: Expr | None, order_by: Sequence[OrderBy], top_level: bool,
+        limit: int, offset: int,
+    ) -> Any:
+        statement = build_search_statement(
+            experiment_ids=[experiment_id], filter_expr=filter_expr, order_by=order_by, limit=limit, offset=offset
+        )
+        statement = statement.where(not_deleted())
+        return statement.where(RunRow.parent_run_id.is_(None)) if top_level else statement
+
+    def search_table_run_ids(
+        self, *, experiment_id: str, filter_expr: Expr | None, order_by: Sequence[OrderBy],
+        order_by_duration: bool | None, top_level: bool, limit: int, offset: int,
+    ) -> list[str]:
+        if order_by_duration is None and len(order_by) == 1 and order_by[0].entity == "metrics":
+            return self._by_metric(experiment_id=experiment_id, filter_expr=filter_expr, item=order_by[0],
+                                   top_level=top_level, limit=limit, offset=offset)
+        statement = self._table_statement(
+            experiment_id=experiment_id, filter_expr=filter_expr, order_by=() if order_by_duration is not None
+            else order_by, top_level=top_level, limit=limit, offset=offset,
+        )
+        if order_by_duration is not None:
+            duration = RunRow.end_time - RunRow.start_time
+            statement = statement.order_by(None).order_by(
+                RunRow.end_time.is_(None), duration.asc() if order_by_duration else duration.desc(),
+                RunRow.start_time.desc(), RunRow.id.asc(),
+            )
+        return list(self.session.scalars(statement))
+
+    def _by_metric(
+        self, *, experiment_id: str, filter_expr: Expr | None, item: OrderBy, top_level: bool, limit: int, offset: int,
+    ) -> list[str]:
+        """Sorted by a metric in two steps, so that a page costs what it shows (same order as one query).
+
+        First the runs that have a (non-NaN) value, through the ``(key, value)`` index (an
+        INNER JOIN: SQLite walks it in order and stops after ``limit`` rows); then, once
+        those run out, the runs without one, newest first (they sort last either way).
+        """
+        present = Comparison("metrics", item.key, ">=", _LOWEST_FLOAT)
+        with_value = present if filter_expr is None else And((filter_expr, present))
+        ids = list(self.session.scalars(self._table_statement(
+            experiment_id=experiment_id, filter_expr=with_value, order_by=(item,), top_level=top_level, limit=limit,
+            offset=offset,
+        )))
+        if len(ids) >= limit:
+            return ids
+        if ids or offset == 0:
+            valued = offset + len(ids)
+        else:
+            valued = self.count_table_runs(experiment_id=experiment_id, filter_expr=with_value, top_level=top_level)
+        without = self._table_statement(
+            experiment_id=experiment_id, filter_expr=filter_expr, order_by=(), top_level=top_level,
+            limit=limit - len(ids), offset=max(0, offset - valued),
+        ).where(~exists().where(LatestMetricRow.run_id == RunRow.id, LatestMetricRow.key == item.key,
+                                LatestMetricRow.value.is_not(None)))
+        return ids + list(self.session.scalars(without))
+
+    def count_table_runs(self, *, experiment_id: str, filter_expr: Expr | None, top_level: bool) -> int:
+        statement = self._table_statement(
+            experiment_id=experiment_id, filter_expr=filter_expr, order_by=(), top_level=top_level, limit=0, offset=0
+        ).order_by(None).limit(None).offset(None)
+        return int(self.session.scalar(select(func.count()).select_from(statement.subquery())) or 0)
+
+    def read_metric_ranges(self, run_ids: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, MetricRange]]:
+        ranges: dict[str, dict[str, MetricRange]] = defaultdict(dict)
+        for part in chunks(list(dict.fromkeys(run_ids))):
+            statement = (
+                select(MetricRow.run_id, MetricRow.key, func.min(MetricRow.value), func.max(MetricRow.value))
+                .where(MetricRow.run_id.in_(part), MetricRow.key.in_(list(keys)))
+                .group_by(MetricRow.run_id, MetricRow.key)
+            )
+            for run_id, key, low, high in self.session.execute(statement):
+                ranges[run_id][key] = (low, high)
+        return dict(ranges)
+
+    def read_child_counts(self, run_ids: Sequence[str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for part in chunks(list(dict.fromkeys(run_ids))):
+            statement = (
+                select(RunRow.parent_run_id, func.count())
+                .where(RunRow.parent_run_id.in_(part))
+                .group_by(RunRow.parent_run_id)
+            )
+            counts.update({parent: int(n) for parent, n in self.session.execute(statement) if parent})
+        return counts
+
+    def read_recent_keys(self, experiment_id: str, *, runs: int) -> RunKeys:
+        recent = (
+            select(RunRow.id)
+            .where(RunRow.experiment_id == experiment_id)
+            .order_by(RunRow.start_time.desc())
+            .limit(runs)
+            .scalar_subquery()
+        )
+        found = []
+        for table in (ParamRow, LatestMetricRow, TagRow):
+            statement = select(table.key).where(table.run_id.in_(recent)).distinct().order_by(table.key)
+            found.append(list(self.session.scalars(statement)))
+        return RunKeys(params=found[0], metrics=found[1], tags=found[2])
