@@ -1,4 +1,4 @@
-"""The first load in a fresh process: Client().registry starts the skops warm-up thread,
+"""The first load in a fresh process: importing the register task starts the skops warm-up thread,
 and a load_model right after must not build the allowlist at the same time (one build,
 the other thread waits). Real processes: the race exists only before sklearn is imported."""
 
@@ -20,8 +20,8 @@ AT_ONCE = 4  # 2 cores in CI: a few at a time keeps each start realistic and the
 CHILD = """
 import sys
 import trackflow as tf
+import trackflow.tasks.register  # starts the warm-up thread
 
-tf.Client().registry  # starts the warm-up thread
 model = tf.load_model("models:/race/1")
 print(model.predict({"x": [0.1, 0.9], "y": [1, 7]}).tolist())
 """
