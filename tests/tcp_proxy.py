@@ -14,24 +14,49 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
-__all__ = ["TcpProxy", "free_port", "through"]
+from process_helpers import free_port
 
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["TcpProxy", "free_port", "proxied_postgres", "through"]
 
 
 def through(url: str, proxy: TcpProxy) -> str:
     """``url`` (a SQLAlchemy URL) pointing at ``proxy`` instead of the server it forwards to."""
     return url.replace(f"@{proxy.target_host}:{proxy.target_port}/", f"@127.0.0.1:{proxy.port}/", 1)
+
+
+@contextlib.contextmanager
+def proxied_postgres(tracking_home: Path, monkeypatch: Any) -> Iterator[TcpProxy]:
+    """A fresh PostgreSQL schema reached through a started :class:`TcpProxy`: inside,
+    ``TRACKFLOW_TRACKING_URI`` points at the proxy and the artifact root is in
+    ``tracking_home``; the proxy, the stores and the schema are gone after."""
+    from conftest import drop_pg_schema, make_pg_schema_url, pg_base_url
+    from sqlalchemy.engine import make_url
+
+    from trackflow.tracking.stores import close_stores
+
+    from ci_gate import unavailable
+
+    if pg_base_url() is None:
+        unavailable("the outage tests need PostgreSQL (TRACKFLOW_TEST_DATABASE_URL)")
+    url, schema = make_pg_schema_url()
+    parsed = make_url(url)
+    forwarder = TcpProxy(target_port=parsed.port or 5432, target_host=parsed.host or "127.0.0.1")
+    forwarder.start()
+    monkeypatch.setenv("TRACKFLOW_TRACKING_URI", through(url, forwarder))
+    monkeypatch.setenv("TRACKFLOW_ARTIFACT_ROOT", str(tracking_home / "artifacts"))
+    try:
+        yield forwarder
+    finally:
+        forwarder.kill()
+        close_stores()
+        drop_pg_schema(schema)
 
 
 class TcpProxy:

@@ -19,16 +19,12 @@ from typing import Any
 import pandas as pd
 import pytest
 from cli_helpers import invoke
-from conftest import drop_pg_schema, make_pg_schema_url, pg_base_url
-from tcp_proxy import TcpProxy, through
+from tcp_proxy import TcpProxy, proxied_postgres
 
 import trackflow as tf
 from trackflow import flow, task
 from trackflow.tracking.entities import RunStatus
 from trackflow.tracking.spool import SPOOL_DIR, pending_files
-from trackflow.tracking.stores import close_stores
-
-from ci_gate import unavailable
 
 OUTAGE_SECONDS = 20.0
 STEPS = 4
@@ -38,24 +34,8 @@ _flow_started = threading.Event()
 @pytest.fixture
 def proxy(tracking_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TcpProxy]:
     """A fresh PostgreSQL schema reached through a TCP proxy (TRACKFLOW_TRACKING_URI points at it)."""
-    from sqlalchemy.engine import make_url
-
-    base = pg_base_url()
-    if base is None:
-        unavailable("the outage tests need PostgreSQL (TRACKFLOW_TEST_DATABASE_URL)")
-    url, schema = make_pg_schema_url()
-    parsed = make_url(url)
-    host, port = parsed.host or "127.0.0.1", parsed.port or 5432
-    forwarder = TcpProxy(target_port=port, target_host=host)
-    forwarder.start()
-    monkeypatch.setenv("TRACKFLOW_TRACKING_URI", through(url, forwarder))
-    monkeypatch.setenv("TRACKFLOW_ARTIFACT_ROOT", str(tracking_home / "artifacts"))
-    try:
+    with proxied_postgres(tracking_home, monkeypatch) as forwarder:
         yield forwarder
-    finally:
-        forwarder.kill()
-        close_stores()
-        drop_pg_schema(schema)
 
 
 def _outage(proxy: TcpProxy, *, after: float) -> threading.Thread:

@@ -204,10 +204,15 @@ def test_runs_whose_prefect_runs_are_final_mirror_their_state(capsys: pytest.Cap
     assert {name: c.status for name, c in children.items()} == {"succeeds": RunStatus.FINISHED, "explodes": RunStatus.FAILED}
     lose_ends([flow_run, *children.values()])
     wait_until_final([c.task_run_id for c in children.values() if c.task_run_id], [flow_run.flow_run_id or ""])
-    dead, _ = orphan("lost-ends", "dead")
-
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):  # no API: Prefect's temporary server is not started
+        code, out, err = reconcile(capsys, "--older-than", "0s")
+    assert code == 0, err
+    assert "PREFECT_API_URL is not set" in out and "Ended 0 of 3" in out
+    assert all(status(r.id) is RunStatus.RUNNING for r in [flow_run, *children.values()])
+
+    dead, _ = orphan("lost-ends", "dead")
     with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):  # nothing listens there
         code, out, err = reconcile(capsys, "--older-than", "0s")
     assert code == 0, err

@@ -14,38 +14,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from cli_helpers import invoke
-from conftest import drop_pg_schema, make_pg_schema_url, pg_base_url
-from tcp_proxy import TcpProxy, through
+from tcp_proxy import TcpProxy, proxied_postgres
 
 from trackflow.exceptions import StoreError
 from trackflow.tracking.client import Client
 from trackflow.tracking.entities import RunStatus
 from trackflow.tracking.resilience import tracked_write
 from trackflow.tracking.spool import SPOOL_DIR, pending_files
-from trackflow.tracking.stores import close_stores
-
-from ci_gate import unavailable
 
 
 @pytest.fixture
 def proxy(tracking_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TcpProxy]:
     """A fresh PostgreSQL schema behind a TCP proxy; TRACKFLOW_TRACKING_URI goes through it."""
-    from sqlalchemy.engine import make_url
-
-    if pg_base_url() is None:
-        unavailable("the outage tests need PostgreSQL (TRACKFLOW_TEST_DATABASE_URL)")
-    url, schema = make_pg_schema_url()
-    parsed = make_url(url)
-    forwarder = TcpProxy(target_port=parsed.port or 5432, target_host=parsed.host or "127.0.0.1")
-    forwarder.start()
-    monkeypatch.setenv("TRACKFLOW_TRACKING_URI", through(url, forwarder))
-    monkeypatch.setenv("TRACKFLOW_ARTIFACT_ROOT", str(tracking_home / "artifacts"))
-    try:
+    with proxied_postgres(tracking_home, monkeypatch) as forwarder:
         yield forwarder
-    finally:
-        forwarder.kill()
-        close_stores()
-        drop_pg_schema(schema)
 
 
 def test_tracked_writes_are_spooled_and_direct_calls_raise(

@@ -176,8 +176,12 @@ def _prefect_ref(run: Run) -> tuple[str, uuid.UUID] | None:
 class _PrefectStates:
     """Reads the states of Prefect runs in batches; once the API fails, every answer is unknown."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, configured_api_only: bool = False) -> None:
         self.problem: str | None = None
+        if configured_api_only and not _api_configured():
+            # without PREFECT_API_URL, Prefect's client would start a temporary server of its
+            # own (tens of seconds), which knows none of the runs
+            self.problem = "PREFECT_API_URL is not set, so Prefect's run states were not asked"
 
     def read(self, runs: Sequence[Run]) -> dict[str, PrefectState]:
         """The states Prefect knows, by trackflow run id (runs it does not know are absent)."""
@@ -196,6 +200,13 @@ class _PrefectStates:
             logger.warning("trackflow: Prefect's API could not be asked about run states (%s)", self.problem)
             return {}
         return {run_id: states[ref[1]] for run_id, ref in refs.items() if ref[1] in states}
+
+
+def _api_configured() -> bool:
+    """True when a Prefect API URL is set (a server or Prefect Cloud this process reports to)."""
+    from prefect.settings import get_current_settings
+
+    return bool(get_current_settings().api.url)
 
 
 def _read_states(prefect: Any, kind: str, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PrefectState]:
@@ -283,7 +294,7 @@ def reconcile_runs(
         client.get_experiment_by_name(experiment)  # NotFoundError naming the known experiments
     cutoff = now_ms() - int(age.total_seconds() * 1000)
     runs = _running(client, f"status = 'RUNNING' and start_time < {cutoff}", experiment)
-    prefect = _PrefectStates()
+    prefect = _PrefectStates(configured_api_only=True)
     states = prefect.read(runs)
     result = ReconcileResult()
     result.checked, result.dry_run = len(runs), dry_run
