@@ -85,3 +85,12 @@ def test_counts_ranges_children_keys(client: Client, table: dict[str, list[str]]
     assert keys.params == ["lr"] and keys.metrics == ["auc", "loss"] and keys.tags == ["role"]
     with pytest.raises(NotFoundError, match="No experiment named 'nope'"):
         summaries.run_table(client, "nope", filter_expr=None, order_by=(), limit=5, offset=0)
+
+
+def test_deleted_runs_leave_the_summaries_and_tables(client: Client, table: dict[str, list[str]]) -> None:
+    best_flow = table["flows"][1]  # auc 0.9, with its 2 task runs
+    client.delete_runs([best_flow])
+    rows = {s.name: s for s in summaries.experiment_summaries(client, metric="auc", mode="max")}
+    assert rows["sum"].run_count == 4 + 6 and rows["sum"].flow_run_count == 4
+    assert rows["sum"].best == 0.8
+    assert best_flow not in _ids(client) and best_flow not in _ids(client, "metrics.auc DESC")

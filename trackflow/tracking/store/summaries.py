@@ -36,7 +36,7 @@ class SummaryOps(SessionOps):
             func.count(),
             func.sum(case((RunRow.parent_run_id.is_(None), 1), else_=0)),
             func.max(RunRow.start_time),
-        ).group_by(RunRow.experiment_id)
+        ).where(not_deleted()).group_by(RunRow.experiment_id)
         by_experiment = {row[0]: row[1:] for row in self.session.execute(counts)}
         aggregate = func.max(LatestMetricRow.value) if mode == "max" else func.min(LatestMetricRow.value)
         summaries = []
@@ -48,7 +48,7 @@ class SummaryOps(SessionOps):
                 best = self.session.scalar(
                     select(aggregate)
                     .join(RunRow, RunRow.id == LatestMetricRow.run_id)
-                    .where(LatestMetricRow.key == metric, RunRow.experiment_id == experiment.id)
+                    .where(LatestMetricRow.key == metric, RunRow.experiment_id == experiment.id, not_deleted())
                 )
             summaries.append(ExperimentSummary(
                 id=experiment.id, name=experiment.name, created_at=experiment.created_at, run_count=int(total or 0),
