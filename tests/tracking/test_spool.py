@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from cli_helpers import invoke
-from tcp_proxy import free_port
+from process_helpers import free_port
 
 from trackflow.exceptions import InvalidInputError
 from trackflow.settings import TrackflowSettings
@@ -102,8 +102,11 @@ def test_an_appender_after_a_replay_writes_a_new_file(client: Client, capsys: py
     assert not spool.has_pending(uri)
 
 
-def test_syncs_while_a_live_process_appends_keep_every_record(client: Client, capsys: pytest.CaptureFixture[str]) -> None:
+def test_syncs_while_a_live_process_appends_keep_every_record(
+    client: Client, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     run = client.create_run("spooled")
+    stop = tmp_path / "stop"
     script = textwrap.dedent(
         f"""
         import os, time
@@ -112,20 +115,29 @@ def test_syncs_while_a_live_process_appends_keep_every_record(client: Client, ca
         from trackflow.tracking.spool import Spool
 
         spool = Spool(Path(os.environ["TRACKFLOW_HOME"]) / "spool")
-        for i in range(300):
+        i = 0
+        while not Path({str(stop)!r}).exists():  # appends until the test has synced a few times
             spool.append([batch_record(Batch(metrics=[({run.id!r}, "m", float(i), i, 1000 + i)]), {client.tracking_uri!r})])
+            i += 1
             time.sleep(0.002)
+        print(i)
         """
     )
-    appender = subprocess.Popen([sys.executable, "-c", script])
-    syncs = 0
-    while appender.poll() is None:  # each sync replays what is complete and keeps what is appended meanwhile
+    appender = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    spool_dir = _home() / SPOOL_DIR
+    deadline = time.monotonic() + 120
+    while not pending_files(spool_dir) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for _ in range(3):  # each sync replays what is complete and keeps what is appended meanwhile
+        assert appender.poll() is None
         code, _, err = invoke(["sync"], capsys)
         assert code == 0, err
-        syncs += 1
-    assert appender.returncode == 0 and syncs > 1
+    stop.touch()
+    out, _ = appender.communicate(timeout=120)
+    appended = int(out.strip())
+    assert appender.returncode == 0 and appended > 0
     assert invoke(["sync"], capsys)[0] == 0
-    assert [m.step for m in client.get_metric_history(run.id, "m")] == list(range(300))
+    assert [m.step for m in client.get_metric_history(run.id, "m")] == list(range(appended))
 
 
 def test_values_in_an_older_file_than_their_run_are_stored(client: Client, capsys: pytest.CaptureFixture[str]) -> None:
