@@ -32,7 +32,8 @@ from typing import Any
 
 import httpx
 import pytest
-from browser_helpers import Browser, chromium_path, free_port, until
+from browser_helpers import Browser, chromium_path, until
+from process_helpers import free_port, server_process
 
 from ci_gate import unavailable
 
@@ -82,32 +83,9 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
         "PREFECT_UI_API_URL": f"{url}/api",
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
-    log = (home / "server.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                pytest.fail(f"prefect server exited: {(home / 'server.log').read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(1)
-        else:
-            pytest.fail("prefect server did not become healthy within 180 s")
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    with server_process(command, ready_url=f"{url}/api/health", env=env, log=home / "server.log", timeout=180):
         yield url, env
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
 
 
 def _api(url: str, path: str, body: dict[str, Any], *, timeout: float = 30) -> Any:
