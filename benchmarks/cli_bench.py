@@ -41,7 +41,7 @@ def _seed_runs(home: Path, count: int) -> None:
     os.environ["TRACKFLOW_HOME"] = str(home)
     import trackflow as tf
 
-    client = tf.get_client()
+    client = tf.Client()
     for i in range(count):
         run = client.create_run("bench-cli", run_name=f"cli-{i}")
         client.log_batch(run.id, params={"model": "rf", "i": i}, metrics={"acc": i / max(count, 1)})
@@ -49,11 +49,23 @@ def _seed_runs(home: Path, count: int) -> None:
     client.flush()
 
 
+def _seed_models(home: Path, count: int) -> None:
+    """A few registered models (through the registry client) for ``models list`` to show."""
+    os.environ["TRACKFLOW_HOME"] = str(home)
+    import trackflow as tf
+
+    registry = tf.Client().registry
+    for i in range(count):
+        registry.create_model(f"bench-model-{i}", description="benchmark", tags={"team": "bench"})
+
+
 def cli_time(params: dict[str, Any], work: Path) -> dict[str, Any]:
     """Median wall time of ``trackflow ARGS`` over ``calls`` runs after one warm-up run."""
     home = work / "home"
     if params.get("runs"):
         _seed_runs(home, params["runs"])
+    if params.get("models"):
+        _seed_models(home, params["models"])
     env = _clean_env(TRACKFLOW_HOME=str(home), PREFECT_HOME=str(work / "prefect-home"))
     command = [*trackflow_command(), *params["args"]]
     timings = []

@@ -16,21 +16,22 @@ import os
 import resource
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "time_search",
     "RESULT_MARKER",
     "Handler",
+    "DURABLE_CHECK",
     "Unavailable",
     "count_rows",
     "current_rss_mb",
@@ -39,6 +40,8 @@ __all__ = [
     "profiled",
     "run_workers",
     "runner_main",
+    "runs_stored",
+    "time_shapes",
     "timed_calls",
     "workdir",
     "worker_barrier",
@@ -81,13 +84,27 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+DURABLE_CHECK = "separate read-only sqlite3 connection (file:...?mode=ro), opened after the timed part"
+"""How every ``stored`` / ``durable`` figure is counted (reported as ``durable_check``)."""
+
+
 def count_rows(db_path: str | Path, sql: str, args: Sequence[Any] = ()) -> int:
-    """Run a COUNT query through a fresh SQLite connection (what another process would see)."""
+    """Run a COUNT query through a fresh read-only SQLite connection (what another process would see)."""
     connection = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=60)
     try:
         return int(connection.execute(sql, tuple(args)).fetchone()[0])
     finally:
         connection.close()
+
+
+def runs_stored(db_path: str | Path, count: int, params: dict[str, Any], run_column: str) -> dict[str, Any]:
+    """Durability figures of the create-runs workload: finished runs, params and metrics stored."""
+    finished = count_rows(db_path, "SELECT COUNT(*) FROM runs WHERE status = 'FINISHED'")
+    stored_params = count_rows(db_path, f"SELECT COUNT(DISTINCT {run_column} || '/' || key) FROM params")
+    stored_metrics = count_rows(db_path, f"SELECT COUNT(DISTINCT {run_column} || '/' || key) FROM metrics")
+    ok = (finished, stored_params, stored_metrics) == (count, count * params["params"], count * params["metrics"])
+    return {"finished": finished, "stored_params": stored_params, "stored_metrics": stored_metrics,
+            "durable": int(ok), "durable_check": DURABLE_CHECK}
 
 
 @contextmanager
@@ -124,45 +141,55 @@ def profiled() -> Iterator[None]:
             handle.write(profiler.output_text(unicode=False, color=False, show_all=False))
 
 
-def time_search(
-    query: Callable[[], Sequence[Any]],
+def time_shapes(
+    queries: dict[str, Callable[[], Sequence[Any]]],
     *,
     calls: int,
-    warmup: bool,
-    expected: tuple[int, float | None],
-    top_acc: Callable[[Any], float | None],
+    expected: dict[str, dict[str, Any]],
+    top_field: Callable[[Any, str], Any],
     seed_s: float,
     rss_before: float | None,
 ) -> dict[str, Any]:
-    """Time ``query`` (median of ``calls``, after an optional cold first call) and check its top result.
+    """Time every query shape cold (its first call) and warm (median of ``calls`` more calls).
 
-    ``expected`` is ``seeding.expected_top(runs)``; ``top_acc`` reads the ``acc`` metric of one
+    The cold calls come first, in the order of ``queries`` (the first is the process's first
+    query); then the warm calls. ``expected`` is ``seeding.expected_shapes(runs)``;
+    ``top_field(result, field)`` reads one field (``acc``, ``max_depth``, ``run_id``) of one
     result of the tool under test. Shared by both runners so the two sides report alike.
+    Figures per shape: ``{shape}_cold_ms``, ``{shape}_warm_ms``, ``{shape}_results``,
+    ``{shape}_ok`` (result count and top result as generated); ``value`` is the first shape's warm time.
     """
-    found: Sequence[Any] = ()
-    first = None
-    if warmup:
+    from seeding import SHAPES
+
+    found: dict[str, Sequence[Any]] = {}
+    figures: dict[str, Any] = {}
+    for shape, query in queries.items():
         start = time.perf_counter()
-        found = query()
-        first = time.perf_counter() - start
-    timings = []
+        found[shape] = query()
+        figures[f"{shape}_cold_ms"] = (time.perf_counter() - start) * 1000
     with profiled():
-        for _ in range(calls):
-            start = time.perf_counter()
-            found = query()
-            timings.append(time.perf_counter() - start)
+        for shape, query in queries.items():
+            timings = []
+            for _ in range(calls):
+                start = time.perf_counter()
+                found[shape] = query()
+                timings.append(time.perf_counter() - start)
+            figures[f"{shape}_warm_ms"] = statistics.median(timings) * 1000 if timings else math.nan
+            figures[f"{shape}_calls"] = len(timings)
+    for shape, results in found.items():
+        want = expected[shape]
+        top = top_field(results[0], SHAPES[shape]["top"]) if results else None
+        figures[f"{shape}_results"] = len(results)
+        figures[f"{shape}_ok"] = int(len(results) == want["results"] and top == want["top"])
     rss_after = current_rss_mb()
-    matching, best = expected
-    top = top_acc(found[0]) if found else None
+    first = next(iter(queries))
     return {
-        "value": sorted(timings)[len(timings) // 2] * 1000,
-        "first_call_ms": first * 1000 if first is not None else None,
-        "timed_calls": len(timings),
-        "results": len(found),
-        "top_acc_ok": int(top is not None and best is not None and abs(top - best) < 1e-12),
-        "matching_runs": matching,
+        "value": figures[f"{first}_warm_ms"],
+        **figures,
+        "results": figures[f"{first}_results"],
         "seed_s": seed_s,
         "seeding": "direct SQL bulk insert (sqlite3.executemany) in a child process",
+        "cold": "the first call of each shape in the process, after seeding; shapes in order " + ", ".join(queries),
         "rss_before_mb": rss_before,
         "rss_after_mb": rss_after,
         "rss_growth_mb": round((rss_after or 0) - (rss_before or 0), 1),
@@ -175,7 +202,7 @@ def emit(result: dict[str, Any]) -> None:
     print(RESULT_MARKER + json.dumps(result, default=str), flush=True)
 
 
-def runner_main(side: str, handlers: dict[str, Handler], workers: dict[str, Callable[..., None]]) -> None:
+def runner_main(side: str, handlers: Mapping[str, Handler], workers: Mapping[str, Callable[..., None]]) -> None:
     """Command line of a runner: ``--workload NAME --params JSON`` (or ``--worker NAME``).
 
     Runs the handler in a fresh work folder and prints one result line with ``status``
@@ -328,9 +355,11 @@ def concurrent_summary(
     call_errors = sum(r["errors"] for r in ok)
     latencies = latency_summary([Path(r["latencies_file"]) for r in ok])
     elapsed = max(end - start, 1e-9)
+    calls_end = max(float(r.get("calls_done_wall", r[elapsed_to])) for r in ok)
     first_errors = [r["first_error"] for r in ok if r.get("first_error")] + [str(r.get("reason")) for r in failed]
     return {
         "value": round(stored / elapsed, 1),
+        "queued_values_per_s": round(logged / max(calls_end - start, 1e-9), 1),
         "stored": stored,
         "logged": logged,
         "elapsed_s": round(elapsed, 3),

@@ -1,13 +1,13 @@
 """Benchmark trackflow side by side with MLflow (and its decorators against Prefect's).
 
-    python benchmarks/run.py [--quick] [--compare-mlflow PYTHON] [--repeat N]
+    python benchmarks/run.py [--quick] [--compare-mlflow PYTHON] [--repeat N] [--search-1m]
                              [--out DIR] [--only NAME,...] [--list]
 
 Every workload in ``workloads.py`` runs ``--repeat`` times (capped per workload), each
 measurement in a fresh subprocess (``runner_trackflow.py`` / ``runner_mlflow.py``) with its
 own temporary folder, SQLite file and artifact folder. With ``--compare-mlflow`` the same
-workload runs on MLflow under that interpreter, alternating trackflow / MLflow per
-repetition. Writes ``results.json`` and ``results.md`` into ``--out`` (default
+workload runs on MLflow under that interpreter (every baseline variant: synchronous and
+asynchronous logging, ...), alternating with trackflow per repetition. Writes ``results.json`` and ``results.md`` into ``--out`` (default
 ``benchmarks/results/``) and prints the markdown. See benchmarks/README.md.
 """
 
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from measure import RESULT_MARKER  # siblings: the script's folder is first on sys.path
-from report import evaluate, fmt, markdown, summarize_side
+from report import derive, evaluate, fmt, markdown, summarize_side
 from workloads import Workload, by_name
 
 HERE = Path(__file__).resolve().parent
@@ -42,6 +42,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where results.json / results.md go")
     parser.add_argument("--only", default="", help="comma-separated workload names")
     parser.add_argument("--list", action="store_true", help="list the workloads and exit")
+    parser.add_argument("--search-1m", action="store_true",
+                        help="with --quick: run search_1m anyway, at 1,000,000 runs (always run without --quick)")
     args = parser.parse_args(argv)
     if args.repeat is None:
         args.repeat = 2 if args.quick else 5
@@ -88,10 +90,8 @@ def _progress(workload: Workload, label: str, result: dict[str, Any]) -> None:
     print(f"[{workload.name}] {label}: {shown}", file=sys.stderr, flush=True)
 
 
-def measure_workload(workload: Workload, args: argparse.Namespace) -> dict[str, Any]:
-    """All repetitions of one workload on every side; the summarized entry."""
-    params = workload.params(args.quick)
-    entry: dict[str, Any] = {
+def _entry(workload: Workload, params: dict[str, Any] | None) -> dict[str, Any]:
+    return {
         "name": workload.name,
         "title": workload.title,
         "description": workload.description,
@@ -102,11 +102,38 @@ def measure_workload(workload: Workload, args: argparse.Namespace) -> dict[str, 
         "target_text": workload.target.describe(workload.unit),
         "params": params,
         "workload": workload,
+        "baselines": {},
+        "baseline": None,
     }
+
+
+def _finish(entry: dict[str, Any], collected: dict[str, list[dict[str, Any]]] | None = None) -> list[dict[str, Any]]:
+    """Verdicts of the entry, plus one entry per extra row of its workload (from the same results)."""
+    workload: Workload = entry["workload"]
+    entry["baseline"] = next(iter(entry["baselines"].values()), None)
+    entry["verdict"] = evaluate(workload, entry["trackflow"], list(entry["baselines"].items()))
+    entries = [entry]
+    for row in workload.rows:
+        if collected is None:
+            break
+        derived = derive(row, collected)
+        sub = {**_entry(workload.derived(row), entry["params"]), "baseline_note": entry.get("baseline_note"),
+               "derived_from": workload.name}
+        sub["trackflow"] = summarize_side(derived.pop("trackflow"))
+        sub["baselines"] = {label: summarize_side(results) for label, results in derived.items() if results}
+        entries += _finish(sub)
+    return entries
+
+
+def measure_workload(workload: Workload, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """All repetitions of one workload on every side; its summarized entries (one per row)."""
+    quick = args.quick and not (workload.option and getattr(args, workload.option, False))
+    params = workload.params(quick)
+    entry = _entry(workload, params)
     if params is None:
-        entry.update({"trackflow": {"status": "skipped", "reason": "skipped with --quick"}, "baseline": None})
-        entry["verdict"] = evaluate(workload, entry["trackflow"], None)
-        return entry
+        flag = f" (add --{workload.option.replace('_', '-')})" if workload.option else ""
+        entry["trackflow"] = {"status": "skipped", "reason": f"skipped with --quick{flag}"}
+        return _finish(entry)
     repeat = min(args.repeat, workload.max_repeat or args.repeat)
     if workload.in_process:
         result = run_runner(sys.executable, "trackflow", workload, {**params, "repeats": repeat})
@@ -116,31 +143,30 @@ def measure_workload(workload: Workload, args: argparse.Namespace) -> dict[str, 
         theirs = {k: v for k, v in result.items() if k in ("status", "reason", "peak_rss_mb", "note")}
         theirs.update({k[len("baseline_"):]: v for k, v in result.items() if k.startswith("baseline_")})
         entry["trackflow"] = summarize_side([ours], result.get("samples") if ok else None)
-        entry["baseline"] = summarize_side([theirs], result.get("baseline_samples") if ok else None)
-    else:
-        sides = ["trackflow"]
-        if args.compare_mlflow and workload.baseline == "mlflow":
-            sides.append("mlflow")
-        collected: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
-        if "mlflow" in sides and workload.params(args.quick, "mlflow") != params:
+        entry["baselines"] = {"Prefect": summarize_side([theirs], result.get("baseline_samples") if ok else None)}
+        return _finish(entry)
+    sides: list[tuple[str, str, dict[str, Any]]] = [("trackflow", sys.executable, params)]
+    if args.compare_mlflow and workload.baseline == "mlflow":
+        theirs_params = workload.params(quick, "mlflow") or params
+        sides += [(b.side, args.compare_mlflow, {**theirs_params, **b.params}) for b in workload.baselines]
+        if theirs_params != params:
             entry["baseline_note"] = (
-                f"MLflow sizes {workload.params(args.quick, 'mlflow')}, {min(repeat, workload.baseline_max_repeat or repeat)} "
+                f"MLflow sizes {theirs_params}, {min(repeat, workload.baseline_max_repeat or repeat)} "
                 "repetition(s): it takes too long otherwise"
             )
-        side_repeat = {"trackflow": repeat, "mlflow": min(repeat, workload.baseline_max_repeat or repeat)}
-        for rep in range(repeat):
-            order = sides if rep % 2 == 0 else list(reversed(sides))
-            for side in order:
-                if rep >= side_repeat[side]:
-                    continue
-                python = args.compare_mlflow if side == "mlflow" else sys.executable
-                result = run_runner(python, side, workload, workload.params(args.quick, side) or params)
-                _progress(workload, f"rep {rep + 1}/{repeat} {side}", result)
-                collected[side].append(result)
-        entry["trackflow"] = summarize_side(collected["trackflow"])
-        entry["baseline"] = summarize_side(collected["mlflow"]) if "mlflow" in collected else None
-    entry["verdict"] = evaluate(workload, entry["trackflow"], entry["baseline"])
-    return entry
+    mlflow_repeat = min(repeat, workload.baseline_max_repeat or repeat)
+    collected: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in sides}
+    for rep in range(repeat):
+        order = sides if rep % 2 == 0 else list(reversed(sides))  # alternate who goes first
+        for label, python, side_params in order:
+            if label != "trackflow" and rep >= mlflow_repeat:
+                continue
+            result = run_runner(python, "trackflow" if label == "trackflow" else "mlflow", workload, side_params)
+            _progress(workload, f"rep {rep + 1}/{repeat} {label}", result)
+            collected[label].append(result)
+    entry["trackflow"] = summarize_side(collected["trackflow"])
+    entry["baselines"] = {label: summarize_side(results) for label, results in collected.items() if label != "trackflow"}
+    return _finish(entry, collected)
 
 
 def _version(python: str, module: str) -> str | None:
@@ -149,16 +175,45 @@ def _version(python: str, module: str) -> str | None:
     return completed.stdout.strip() or None
 
 
-def metadata(args: argparse.Namespace) -> dict[str, Any]:
-    """Where and how the numbers were taken."""
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def _memory_gb() -> float | None:
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+    return round(pages * size / 1024**3, 1)
+
+
+def metadata(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
+    """Where and how the numbers were taken: the command, the machine, the versions, the date."""
+    mlflow_python = None
+    if args.compare_mlflow:
+        code = "import platform; print(platform.python_version())"
+        mlflow_python = subprocess.run([args.compare_mlflow, "-c", code], capture_output=True, text=True,
+                                       check=False).stdout.strip() or None
     return {
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores",
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "command": " ".join(["python benchmarks/run.py", *argv]),
+        "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({_cpu()}), "
+                   f"{_memory_gb()} GB RAM",
         "python": platform.python_version(),
         "trackflow": _version(sys.executable, "trackflow"),
         "prefect": _version(sys.executable, "prefect"),
+        "prefect_dask": _version(sys.executable, "prefect-dask"),
+        "dask": _version(sys.executable, "distributed"),
+        "scikit_learn": _version(sys.executable, "scikit-learn"),
         "mlflow": _version(args.compare_mlflow, "mlflow") if args.compare_mlflow else None,
         "mlflow_python": args.compare_mlflow,
+        "mlflow_python_version": mlflow_python,
         "quick": args.quick,
         "repeat": args.repeat,
         "workloads": [w.name for w in args.workloads],
@@ -178,6 +233,7 @@ def write_reports(out: Path, entries: list[dict[str, Any]], meta: dict[str, Any]
 
 def main(argv: list[str] | None = None) -> int:
     """Run the selected workloads, write results.json and results.md, print the markdown."""
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     if args.list:
         for workload in args.workloads:
@@ -186,11 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.compare_mlflow and not _version(args.compare_mlflow, "mlflow"):
         print(f"error: {args.compare_mlflow} cannot import mlflow (see benchmarks/README.md)", file=sys.stderr)
         return 2
-    meta = metadata(args)
+    meta = metadata(args, argv)
     args.out.mkdir(parents=True, exist_ok=True)
     entries: list[dict[str, Any]] = []
     for workload in args.workloads:
-        entries.append(measure_workload(workload, args))
+        entries += measure_workload(workload, args)
         text = write_reports(args.out, entries, meta)  # after each workload: a stopped run keeps its data
     meta["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     text = write_reports(args.out, entries, meta)

@@ -12,10 +12,13 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from measure import (
+    DURABLE_CHECK,
     Unavailable,
     concurrent_summary,
     count_rows,
@@ -24,7 +27,8 @@ from measure import (
     profiled,
     run_workers,
     runner_main,
-    time_search,
+    runs_stored,
+    time_shapes,
     timed_calls,
     worker_barrier,
 )
@@ -46,81 +50,84 @@ def _open(work: Path) -> tuple[Any, Path]:
     db = _use_home(work)
     import trackflow as tf
 
-    client = tf.get_client()
+    client = tf.Client()
     client.get_or_create_experiment(EXPERIMENT)
     return tf, db
 
 
+def _settle(run: Any) -> float:
+    """End ``run`` and flush everything queued (the end of every until-durable timing); seconds."""
+    started = time.perf_counter()
+    run.end()
+    run.client.flush()  # the fluent API's client: everything this process queued
+    return time.perf_counter() - started
+
+
+def _durable(db: Path, run_id: str, table: str, expected: int) -> dict[str, Any]:
+    stored = count_rows(db, f"SELECT COUNT(*) FROM {table} WHERE run_id = ?", [run_id])
+    return {"stored": stored, "durable": int(stored == expected), "durable_check": DURABLE_CHECK}
+
+
+def _one_at_a_time(tf: Any, db: Path, calls: Sequence[Callable[[], Any]], table: str) -> dict[str, Any]:
+    """Time ``calls`` one at a time, then end_run + flush: per call until durable, and queued."""
+    run = tf.start_run(experiment=EXPERIMENT)
+    with profiled():
+        start = time.perf_counter()
+        for call in calls:
+            call()
+        queued = time.perf_counter() - start
+        end = _settle(run)
+        total = time.perf_counter() - start
+    return {
+        "value": total / len(calls) * 1e6,
+        "queued_us": queued / len(calls) * 1e6,
+        "end_run_ms": end * 1000,
+        "calls": len(calls),
+        "timed": "calls + end_run + flush",
+        **_durable(db, run.id, table, len(calls)),
+    }
+
+
 def log_metric(params: dict[str, Any], work: Path) -> dict[str, Any]:
-    """``tf.log_metric`` one value at a time; durability counted after the run ends."""
+    """``tf.log_metric`` one value at a time, until durable (queued: the calls only)."""
     tf, db = _open(work)
     keys = [f"metric_{k}" for k in range(params["keys"])]
-    steps = params["steps"]
-    values = [random.random() for _ in range(len(keys) * steps)]
-    with profiled(), tf.start_run(experiment=EXPERIMENT) as run:
-        i = 0
-        start = time.perf_counter()
-        for step in range(steps):
-            for key in keys:
-                tf.log_metric(key, values[i], step=step)
-                i += 1
-        loop = time.perf_counter() - start
-        ending = time.perf_counter()
-    end = time.perf_counter() - ending
-    stored = count_rows(db, "SELECT COUNT(*) FROM metrics WHERE run_id = ?", [run.id])
-    return {
-        "value": loop / len(values) * 1e6,
-        "per_call_incl_end_us": (loop + end) / len(values) * 1e6,
-        "end_run_ms": end * 1000,
-        "stored": stored,
-        "durable": int(stored == len(values)),
-    }
+    calls = [partial(tf.log_metric, key, random.random(), step=step) for step in range(params["steps"]) for key in keys]
+    return _one_at_a_time(tf, db, calls, "metrics")
 
 
 def log_param(params: dict[str, Any], work: Path) -> dict[str, Any]:
-    """``tf.log_param`` one value at a time; stored params counted after the run ends."""
+    """``tf.log_param`` one value at a time, until durable (queued: the calls only)."""
     tf, db = _open(work)
-    count = params["params"]
-    with profiled(), tf.start_run(experiment=EXPERIMENT) as run:
-        start = time.perf_counter()
-        for i in range(count):
-            tf.log_param(f"param_{i}", i)
-        loop = time.perf_counter() - start
-        ending = time.perf_counter()
-    end = time.perf_counter() - ending
-    stored = count_rows(db, "SELECT COUNT(*) FROM params WHERE run_id = ?", [run.id])
-    return {
-        "value": loop / count * 1e6,
-        "per_call_incl_end_us": (loop + end) / count * 1e6,
-        "end_run_ms": end * 1000,
-        "stored": stored,
-        "durable": int(stored == count),
-    }
+    calls = [partial(tf.log_param, f"param_{i}", i) for i in range(params["params"])]
+    return _one_at_a_time(tf, db, calls, "params")
 
 
 def log_batch(params: dict[str, Any], work: Path) -> dict[str, Any]:
-    """One ``tf.log_batch`` with every param and metric value, until stored; time per value."""
+    """One ``tf.log_batch`` with every param and metric value, until durable; time per value."""
     tf, db = _open(work)
     batch_params = {f"param_{i}": i for i in range(params["params"])}
     metrics = [
         (f"metric_{k}", random.random(), step) for step in range(params["steps"]) for k in range(params["keys"])
     ]
+    total = len(batch_params) + len(metrics)
+    run = tf.start_run(experiment=EXPERIMENT)
     with profiled():
-        run = tf.start_run(experiment=EXPERIMENT)
         start = time.perf_counter()
         tf.log_batch(params=batch_params, metrics=metrics)
-        run.client.end_run(run.id)  # trackflow queues the batch: time it until it is written
+        queued = time.perf_counter() - start
+        end = _settle(run)
         elapsed = time.perf_counter() - start
-    total = len(batch_params) + len(metrics)
     stored = count_rows(db, "SELECT COUNT(*) FROM metrics WHERE run_id = ?", [run.id]) + count_rows(
         db, "SELECT COUNT(*) FROM params WHERE run_id = ?", [run.id]
     )
-    return {"value": elapsed / total * 1e6, "call_ms": elapsed * 1000, "values": total, "stored": stored,
-            "durable": int(stored == total)}
+    return {"value": elapsed / total * 1e6, "queued_us": queued / total * 1e6, "call_ms": elapsed * 1000,
+            "end_run_ms": end * 1000, "values": total, "timed": "call + end_run + flush", "stored": stored,
+            "durable": int(stored == total), "durable_check": DURABLE_CHECK}
 
 
 def create_runs(params: dict[str, Any], work: Path) -> dict[str, Any]:
-    """Many short runs: start, one batch of params + metrics, end."""
+    """Many short runs: start, one batch of params + metrics, end; then the flush (until durable)."""
     tf, db = _open(work)
     count = params["runs"]
     batches = [
@@ -130,44 +137,58 @@ def create_runs(params: dict[str, Any], work: Path) -> dict[str, Any]:
     with profiled():
         start = time.perf_counter()
         for i, (run_params, run_metrics) in enumerate(batches):
-            with tf.start_run(experiment="bench-runs", run_name=f"run-{i}"):
+            with tf.start_run(experiment="bench-runs", run_name=f"run-{i}") as active:
                 tf.log_batch(params=run_params, metrics=run_metrics)
+        queued = time.perf_counter() - start
+        active.client.flush()
         elapsed = time.perf_counter() - start
-    finished = count_rows(db, "SELECT COUNT(*) FROM runs WHERE status = 'FINISHED'")
-    return {"value": elapsed / count * 1000, "runs_per_s": count / elapsed, "finished": finished,
-            "durable": int(finished == count)}
+    return {"value": elapsed / count * 1000, "queued_ms": queued / count * 1000, "runs_per_s": count / elapsed,
+            "timed": "runs + final flush", **runs_stored(db, count, params, "run_id")}
 
 
 def search(params: dict[str, Any], work: Path) -> dict[str, Any]:
-    """Seed runs by direct SQL (child process), then time the benchmark query."""
-    from seeding import expected_top, seed_in_child
+    """Seed runs by direct SQL (child process), then time every query shape cold and warm."""
+    from seeding import SHAPES, expected_shapes, seed_in_child
 
     db = _use_home(work)
     import trackflow as tf
 
-    client = tf.get_client()
+    client = tf.Client()
     experiment = client.get_or_create_experiment("bench-search")
     seed_s = seed_in_child("trackflow", str(db), experiment.id, params["runs"])
     rss_before = current_rss_mb()
 
-    def query() -> list[Any]:
-        return client.search_runs(
-            "bench-search",
-            filter="metrics.acc > 0.5 and params.model = 'rf'",
-            order_by=["metrics.acc DESC"],
-            max_results=100,
-        )
+    def query(shape: dict[str, Any]) -> Callable[[], list[Any]]:
+        return lambda: client.search_runs("bench-search", filter=shape["filter"], order_by=shape["order_by"],
+                                          max_results=100)
 
-    result = time_search(
-        query,
-        calls=params["calls"],
-        warmup=params.get("warmup", True),
-        expected=expected_top(params["runs"]),
-        top_acc=lambda found_run: found_run.metrics.get("acc"),
-        seed_s=seed_s,
-        rss_before=rss_before,
-    )
-    return result
+    def top_field(run: Any, name: str) -> Any:
+        return run.id if name == "run_id" else run.metrics.get(name) if name == "acc" else run.params.get(name)
+
+    return time_shapes({name: query(shape) for name, shape in SHAPES.items()}, calls=params["calls"],
+                       expected=expected_shapes(params["runs"]), top_field=top_field, seed_s=seed_s,
+                       rss_before=rss_before)
+
+
+def metric_rss(params: dict[str, Any], work: Path) -> dict[str, Any]:
+    """Log ``values`` metric values one at a time into one run; peak RSS growth over the opened store."""
+    tf, db = _open(work)
+    keys = [f"metric_{k}" for k in range(params["keys"])]
+    count = params["values"]
+    log = tf.log_metric
+    run = tf.start_run(experiment=EXPERIMENT)
+    rss_before = current_rss_mb() or 0.0
+    with profiled():
+        start = time.perf_counter()
+        for i in range(count):
+            log(keys[i % len(keys)], (i % 1000) / 1000.0, step=i // len(keys))
+        queued = time.perf_counter() - start
+        _settle(run)
+        total = time.perf_counter() - start
+    peak = peak_rss_mb()
+    return {"value": round(peak - rss_before, 1), "rss_before_mb": rss_before, "peak_after_mb": peak,
+            "rss_after_mb": current_rss_mb(), "until_durable_s": total, "queued_s": queued,
+            **_durable(db, run.id, "metrics", count)}
 
 
 def concurrent(params: dict[str, Any], work: Path) -> dict[str, Any]:
@@ -179,8 +200,8 @@ def concurrent(params: dict[str, Any], work: Path) -> dict[str, Any]:
     )
     stored = count_rows(db, "SELECT COUNT(*) FROM metrics")
     summary = concurrent_summary(results, stored)
-    return {**summary, "peak_rss_mb": peak_rss_mb(__import__("resource").RUSAGE_CHILDREN),
-            "parent_peak_rss_mb": peak_rss_mb()}
+    return {**summary, "durable_check": DURABLE_CHECK, "timed": "calls + end_run + flush in every worker",
+            "peak_rss_mb": peak_rss_mb(__import__("resource").RUSAGE_CHILDREN), "parent_peak_rss_mb": peak_rss_mb()}
 
 
 def concurrent_worker(params: dict[str, Any]) -> None:
@@ -198,12 +219,12 @@ def concurrent_worker(params: dict[str, Any]) -> None:
     start_wall = worker_barrier()
     with profiled():
         measured = timed_calls(call, params["values"], params["max_seconds"])
-        ending = time.perf_counter()
-        run.end()
-        end_run_s = time.perf_counter() - ending
+        calls_done_wall = time.time()
+        end_run_s = _settle(run)
     latencies = Path(params["work"]) / f"latencies-{index}.bin"
     latencies.write_bytes(measured.pop("latencies_ns").tobytes())
-    emit_result({"status": "ok", "start_wall": start_wall, "done_wall": time.time(), "end_run_s": end_run_s,
+    emit_result({"status": "ok", "start_wall": start_wall, "calls_done_wall": calls_done_wall,
+                 "done_wall": time.time(), "end_run_s": end_run_s,
                  "latencies_file": str(latencies), **measured})
 
 
@@ -225,7 +246,7 @@ def model_registry(params: dict[str, Any], work: Path) -> dict[str, Any]:
 
     x, y = make_classification(n_samples=params["rows"], n_features=params["features"], random_state=0)
     model = RandomForestClassifier(n_estimators=params["n_estimators"], random_state=0).fit(x, y)
-    client = tf.get_client()
+    client = tf.Client()
     with profiled():
         start = time.perf_counter()
         with tf.start_run(experiment=EXPERIMENT):
@@ -264,6 +285,14 @@ def _ui_pages(params: dict[str, Any], work: Path) -> dict[str, Any]:
     return ui_pages(params, work)
 
 
+def _notes_search(params: dict[str, Any], work: Path) -> dict[str, Any]:
+    from notes_bench import notes_search
+
+    figures = notes_search(notes=params["notes"], runs=params["runs"], calls=params["calls"], directory=work)
+    queries = {f"{name}_ms": query["median_ms"] for name, query in figures["queries"].items()}
+    return {"value": figures["worst_median_ms"], "notes": figures["notes"], "seed_s": figures["seed_s"], **queries}
+
+
 def _quickstart(params: dict[str, Any], work: Path) -> dict[str, Any]:
     from cli_bench import quickstart
 
@@ -275,15 +304,19 @@ HANDLERS = {
     "log_param": log_param,
     "log_batch": log_batch,
     "create_runs": create_runs,
-    "search_10k": search,
     "search_100k": search,
+    "search_1m": search,
+    "metric_rss_1m": metric_rss,
     "concurrent_4proc": concurrent,
     "model_registry": model_registry,
     "flow_sequential": _flows,
     "flow_submit": _flows,
+    "flow_dask": _flows,
     "cli_help": _cli,
     "cli_runs_list": _cli,
+    "cli_models_list": _cli,
     "ui_pages": _ui_pages,
+    "notes_search": _notes_search,
     "quickstart": _quickstart,
 }
 

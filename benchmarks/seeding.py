@@ -25,8 +25,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["SeedRun", "expected_top", "generate_runs", "seed_in_child", "seed_mlflow", "seed_trackflow"]
+__all__ = ["SHAPES", "SeedRun", "expected_shapes", "expected_top", "generate_runs", "seed_in_child", "seed_mlflow",
+           "seed_trackflow"]
 
 CHUNK = 10_000
 BASE_TIME_MS = 1_700_000_000_000
@@ -152,6 +154,44 @@ def expected_top(count: int, seed: int = 7, limit: int = 100) -> tuple[int, floa
     """(matching runs, best acc) of the benchmark query over the generated runs (for checks)."""
     matching = [r.metrics["acc"] for r in generate_runs(count, seed) if r.params["model"] == "rf" and r.metrics["acc"] > 0.5]
     return len(matching), (max(matching) if matching else None)
+
+
+SHAPES: dict[str, dict[str, Any]] = {
+    # trackflow's pushdown fast path (search_sql.py): the ordered metric is constrained by an AND term
+    "fast": {"filter": "metrics.acc > 0.5 and params.model = 'rf'", "order_by": ["metrics.acc DESC"],
+             "top": "acc"},
+    # misses it: OR across params and tags, ordered by a param (MLflow has no OR: ``union`` is run instead)
+    "or": {"filter": "params.model = 'rf' or tags.team = 'risk'", "order_by": ["params.max_depth DESC"],
+           "union": ["params.model = 'rf'", "tags.team = 'risk'"], "top": "max_depth"},
+    # misses it: LIKE on a tag and a metric range, default order (newest first)
+    "like": {"filter": "tags.team LIKE 'ri%' and metrics.loss >= 0.2 and metrics.loss < 0.4", "order_by": [],
+             "top": "run_id"},
+}
+"""The query shapes of the search workloads: filter, order, and the field of the top result checked."""
+
+
+def _matches(shape: str, run: SeedRun) -> bool:
+    if shape == "fast":
+        return run.params["model"] == "rf" and run.metrics["acc"] > 0.5
+    if shape == "or":
+        return run.params["model"] == "rf" or run.tags["team"] == "risk"
+    return run.tags["team"].startswith("ri") and 0.2 <= run.metrics["loss"] < 0.4
+
+
+def expected_shapes(count: int, seed: int = 7, limit: int = 100) -> dict[str, dict[str, Any]]:
+    """Per shape of :data:`SHAPES`: matching runs, results expected, and the top result's checked field."""
+    found: dict[str, list[SeedRun]] = {shape: [] for shape in SHAPES}
+    for run in generate_runs(count, seed):
+        for shape, runs in found.items():
+            if _matches(shape, run):
+                runs.append(run)
+    tops: dict[str, Any] = {
+        "fast": max((r.metrics["acc"] for r in found["fast"]), default=None),
+        "or": max((r.params["max_depth"] for r in found["or"]), default=None),  # a param: compared as text
+        "like": found["like"][-1].run_id if found["like"] else None,  # newest first
+    }
+    return {shape: {"matching": len(runs), "results": min(limit, len(runs)), "top": tops[shape]}
+            for shape, runs in found.items()}
 
 
 def seed_in_child(tool: str, db_path: str, experiment_id: str, count: int, artifact_root: str = "") -> float:

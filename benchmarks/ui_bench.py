@@ -36,7 +36,7 @@ def seed_ui_store(client: Any, *, runs: int, tasks_per_flow: int, history_runs: 
     flows = max(1, runs // (1 + tasks_per_flow))
     with_history: list[str] = []
     for i in range(flows):
-        params = {"model": rng.choice(("rf", "gbm", "lr")), "max_depth": rng.randint(2, 12),
+        params: dict[str, Any] = {"model": rng.choice(("rf", "gbm", "lr")), "max_depth": rng.randint(2, 12),
                   "lr": round(rng.uniform(0.001, 0.3), 4)}
         flow = client.create_run(EXPERIMENT, run_name=f"flow-{i}", kind="flow", params=params, defer=True)
         acc = rng.random()
