@@ -24,6 +24,11 @@ from ci_gate import unavailable
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="trackflow-prefect-home-"))
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# The skops trusted-type cache (trackflow/registry/trusted_types.py) goes to a temp folder, not ~/.cache;
+# XDG_CACHE_HOME covers subprocesses started without TRACKFLOW_* variables.
+_CACHE_DIR = tempfile.mkdtemp(prefix="trackflow-cache-")
+os.environ.setdefault("TRACKFLOW_CACHE_DIR", _CACHE_DIR)
+os.environ.setdefault("XDG_CACHE_HOME", _CACHE_DIR)
 
 PG_ENV = "TRACKFLOW_TEST_DATABASE_URL"
 

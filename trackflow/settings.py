@@ -46,6 +46,10 @@ class TrackflowSettings:
     allowed_flow_modules: tuple[str, ...] = DEFAULT_FLOW_MODULES
     allowed_data_schemes: tuple[str, ...] = ()
     data_roots: tuple[Path, ...] = ()
+    cache_dir: Path | None = None
+    """Where trackflow keeps what it can rebuild (``TRACKFLOW_CACHE_DIR``; default
+    ``$XDG_CACHE_HOME/trackflow`` or ``~/.cache/trackflow``): shared by every ``TRACKFLOW_HOME``,
+    since what is cached depends only on the installed library versions."""
     artifact_storage_options: Mapping[str, Any] = field(default_factory=dict, repr=False)
     """fsspec storage options of the artifact root (``TRACKFLOW_ARTIFACT_STORAGE_OPTIONS``, a JSON
     object: endpoint, credentials, addressing style...); not shown in ``repr`` (it may hold secrets)."""
@@ -60,6 +64,7 @@ class TrackflowSettings:
             tracking_uri=env.get(f"{ENV_PREFIX}TRACKING_URI") or f"sqlite:///{home / 'trackflow.db'}",
             artifact_root=env.get(f"{ENV_PREFIX}ARTIFACT_ROOT") or str(home / "artifacts"),
             artifact_storage_options=_json_object(env, "ARTIFACT_STORAGE_OPTIONS"),
+            cache_dir=_cache_dir(env),
             metric_flush_size=_number(env, "METRIC_FLUSH_SIZE", int, 5000, minimum=1),
             metric_flush_interval=_number(env, "METRIC_FLUSH_INTERVAL", float, 2.0, minimum=1e-3),
             sqlite_busy_timeout=_number(env, "SQLITE_BUSY_TIMEOUT", float, 60.0, minimum=1e-3),
@@ -73,6 +78,14 @@ class TrackflowSettings:
     def as_dict(self) -> dict[str, Any]:
         """The settings as a plain dict (for display)."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _cache_dir(env: Mapping[str, str]) -> Path:
+    """``TRACKFLOW_CACHE_DIR``, else ``$XDG_CACHE_HOME/trackflow``, else ``~/.cache/trackflow``."""
+    explicit = env.get(f"{ENV_PREFIX}CACHE_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "trackflow"
 
 
 def _number(env: Mapping[str, str], name: str, kind: Callable[[str], Any], default: Any, *, minimum: float) -> Any:

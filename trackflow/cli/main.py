@@ -4,6 +4,11 @@ Command groups live in their own modules and are added here. Errors a user can c
 (:class:`~trackflow.exceptions.TrackflowError`) print one line and a hint and exit 1; usage
 mistakes (an unknown command or option, a bad value, a missing argument) one line and a hint
 and exit 2; ``--debug``, anywhere on the line, shows the traceback. Prefect is imported only by commands that need it.
+
+Start-up: ``runs list`` and ``models list`` are called without Typer's pydantic coercion
+(:mod:`trackflow.cli.fast`) and, without ``--filter`` / ``--order-by``, read through the
+DB-API read path (:mod:`trackflow.cli.reading`), so on SQLite they import neither pydantic
+nor SQLAlchemy. A new command group is added to ``_OPTIONAL_GROUPS`` below.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import typer
 
 from trackflow import __version__
 from trackflow.cli import db, experiments, runs
+from trackflow.cli.fast import try_fast
 from trackflow.cli.state import state
 
 app = typer.Typer(
@@ -31,6 +37,7 @@ app.add_typer(db.app, name="db")
 _OPTIONAL_GROUPS = (
     ("trackflow.cli.models", "models"),
     ("trackflow.cli.artifacts", "artifacts"),
+    ("trackflow.cli.notes", "notes"),  # `trackflow notes ...` (a Typer `app` in cli/notes.py): added once it exists
     ("trackflow.cli.lineage", None),
     ("trackflow.cli.gc", None),
     ("trackflow.cli.pipelines", None),
@@ -117,6 +124,8 @@ def run(argv: list[str] | None = None) -> None:
     _add_optional_groups()
     args, state.debug = _split_debug(list(sys.argv[1:] if argv is None else argv))
     try:
+        if try_fast(app, args):  # `runs list`, `models list`: no Typer coercion (pydantic) needed
+            return
         code = app(args=args, prog_name="trackflow", standalone_mode=False)
     except TrackflowError as exc:
         if state.debug:

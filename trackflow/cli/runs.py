@@ -28,6 +28,7 @@ _BASE_COLUMNS: dict[str, Callable[[Any], Any]] = {
     "user": lambda r: r.user, "commit": lambda r: r.source_commit, "prefect_name": lambda r: r.prefect_name,
 }  # fmt: skip
 _DEFAULT_COLUMNS = ["run_id", "experiment", "name", "status", "started", "duration_s", "metrics", "params"]
+_MAX_RESULTS = 50_000  # the most `--max-results` allows (trackflow.tracking.run_refs checks it)
 _OPTIONAL = ["duration_s", "params", "metrics", "experiment"]  # left out of a narrow terminal, in this order
 
 
@@ -55,6 +56,28 @@ def _cell(run: Any, column: str) -> Any:
     return getattr(run, entity).get(key)
 
 
+def _listed_runs(
+    experiments: list[str] | None, filter_: str | None, order_by: list[str] | None, max_results: int, *,
+    top_level: bool, deleted: bool,
+) -> list[Any]:
+    """The runs to list: through the fast read path when there is no filter or order (and it
+    can answer), else through the Client (which also reports bad input)."""
+    from trackflow.cli.reading import open_reader
+
+    if filter_ is None and not order_by and 0 < max_results <= _MAX_RESULTS:
+        reader = open_reader()
+        if reader is not None:
+            with reader:
+                found = reader.list_runs(experiments, top_level=top_level, deleted=deleted, limit=max_results)
+            if found is not None:
+                return found
+    from trackflow.tracking.client import Client
+    from trackflow.tracking.run_refs import list_runs
+
+    return list_runs(Client(), experiments, filter_, order_by=order_by, max_results=max_results, top_level=top_level,
+                     deleted=deleted)
+
+
 @app.command("list")
 def list_runs(
     experiment: Optional[list[str]] = typer.Option(None, "--experiment", "-e", help="Experiment name (repeatable)."),  # noqa: UP007
@@ -70,13 +93,8 @@ def list_runs(
 
     --all adds task runs and nested runs; deleted runs are left out unless --deleted.
     """
-    from trackflow.tracking.client import Client
-    from trackflow.tracking.run_refs import list_runs
-
     chosen = _parse_columns(columns)
-    runs = list_runs(
-        Client(), experiment, filter_, order_by=order_by, max_results=max_results, top_level=not all_runs, deleted=deleted
-    )
+    runs = _listed_runs(experiment, filter_, order_by, max_results, top_level=not all_runs, deleted=deleted)
     if fmt is OutputFormat.table or (fmt is OutputFormat.csv and columns is not None):
         rows = [{c: _cell(r, c) for c in chosen} for r in runs]
         emit(rows, chosen, fmt, fit=True, wide=("run_id", "started"), optional=_OPTIONAL if columns is None else ())

@@ -12,15 +12,14 @@ A package is a directory::
 Loading is defensive: the payload's sha256 is checked against the manifest (and against
 the value the registry stored, when given) before anything is deserialized; skops payloads
 are audited with ``skops.io.get_untrusted_types`` and only loaded when every reported type
-is in :data:`TRUSTED_SKOPS_TYPES`, an allowlist defined here and never read from a package;
-pickle payloads load only with ``allow_unsafe=True``.
+is in :data:`TRUSTED_SKOPS_TYPES`, an allowlist built by :mod:`trackflow.registry.trusted_types`
+(cached on disk per library versions) and never read from a package; pickle payloads load
+only with ``allow_unsafe=True``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
-import inspect
 import os
 import pickle
 import platform
@@ -54,6 +53,7 @@ from trackflow.registry.signature import (
     signature_from_estimator,
     validate_input,
 )
+from trackflow.registry.trusted_types import import_skops_io, trusted_skops_types, type_name
 
 __all__ = [
     "warm_up",
@@ -74,30 +74,10 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # ---------------------------------------------------------------------------- allowlist
 
 TRUSTED_SKOPS_TYPES: frozenset[str]
-"""Fully-qualified type names a skops payload may contain (computed lazily on first use):
-every estimator class of ``sklearn.utils.all_estimators()``, every class defined in the
-sklearn modules below, and the explicit helper types. Never extended from a package."""
-
-_EXPLICIT_TRUSTED = (
-    "builtins.slice", "collections.OrderedDict", "numpy.dtype", "sklearn.tree._tree.Tree",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-    "sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration",
-    "sklearn.compose._column_transformer._RemainderColsList",
-    "sklearn.metrics._scorer._PassthroughScorer",
-)
-# Modules whose own classes are plain fitted-state holders (trees, distance metrics,
-# optimizers, losses, CV splitters): every class defined in them is trusted.
-_TRUSTED_MODULES = (
-    "sklearn._loss.link", "sklearn._loss.loss", "sklearn.metrics._dist_metrics",
-    "sklearn.model_selection._split", "sklearn.neighbors._ball_tree",
-    "sklearn.neighbors._kd_tree", "sklearn.neural_network._stochastic_optimizers",
-)
-
-
-def _type_name(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
-
+"""Fully-qualified type names a skops payload may contain (computed lazily on first use, or
+read from the on-disk cache of :mod:`trackflow.registry.trusted_types`): every estimator
+class of ``sklearn.utils.all_estimators()``, every class defined in a few sklearn modules of
+plain fitted state, and explicit helper types. Never extended from a package."""
 
 _warm_up_started = threading.Event()
 
@@ -105,9 +85,10 @@ _warm_up_started = threading.Event()
 def warm_up() -> None:
     """Import skops and build the trusted-type allowlist in a background thread (once).
 
-    Importing skops and walking scikit-learn's estimators takes ~0.5 s; importing the
-    ``register_model`` task starts this, so it overlaps a flow's training instead of delaying
-    the first save. Reading the registry never starts it (fast ``trackflow models`` commands).
+    Without a cache, importing skops and walking scikit-learn's estimators takes ~0.5 s;
+    importing the ``register_model`` task starts this, so it overlaps a flow's training
+    instead of delaying the first save. Reading the registry never starts it (fast
+    ``trackflow models`` commands).
     """
     if _warm_up_started.is_set():
         return
@@ -117,51 +98,14 @@ def warm_up() -> None:
 
 def _warm() -> None:
     try:
-        _trusted_skops_types()
+        trusted_skops_types()
     except Exception:  # noqa: BLE001 - a warm-up only; the real call reports errors
         pass
 
 
-_allowlist: frozenset[str] | None = None
-_allowlist_lock = threading.Lock()
-
-
-def _trusted_skops_types() -> frozenset[str]:
-    """The allowlist, built once per process: the first caller builds it (importing the
-    scikit-learn modules it walks) while every other thread waits on the lock, so the
-    warm-up thread and a first load never import sklearn's modules concurrently."""
-    global _allowlist
-    found = _allowlist
-    if found is not None:
-        return found
-    with _allowlist_lock:
-        if _allowlist is None:
-            _allowlist = _build_trusted_skops_types()
-        return _allowlist
-
-
-def _build_trusted_skops_types() -> frozenset[str]:
-    import skops.io  # noqa: F401 - imported under the lock too: it imports sklearn modules
-    from sklearn.utils import all_estimators
-
-    names = set(_EXPLICIT_TRUSTED)
-    names.update(_type_name(cls) for _, cls in all_estimators())
-    for module_name in _TRUSTED_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:  # moved in another sklearn version: those types stay untrusted
-            continue
-        names.update(
-            _type_name(cls)
-            for _, cls in inspect.getmembers(module, inspect.isclass)
-            if cls.__module__ == module_name and "PyFunc" not in cls.__name__  # wraps callables
-        )
-    return frozenset(names)
-
-
 def __getattr__(name: str) -> Any:
     if name == "TRUSTED_SKOPS_TYPES":
-        return _trusted_skops_types()
+        return trusted_skops_types()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -311,8 +255,8 @@ def _serialize(model: Any, serialization: str) -> tuple[bytes, list[str]]:
             f"only scikit-learn estimators can be saved with skops, got {type(model).__name__}",
             hint="pass serialization='pickle' explicitly for other models (unsafe to load)",
         )
-    trusted = _trusted_skops_types()  # first: waits for a build under way in another thread
-    import skops.io as sio
+    trusted = trusted_skops_types()  # first: waits for a build under way in another thread
+    sio = import_skops_io()
 
     try:
         payload = sio.dumps(model)
@@ -385,7 +329,7 @@ def save_model(
         signature=None if signature is None else signature.to_dict(),
         requirements=_requirements(serialization, extra_requirements), run_id=run_id,
         created_at=datetime.now(timezone.utc).isoformat(timespec="microseconds"),
-        model_class=_type_name(type(model)),
+        model_class=type_name(type(model)),
     )
     files: dict[str, bytes | str] = {
         manifest.payload: payload,
@@ -539,8 +483,8 @@ def load_model(
 
 
 def _load_skops(data: bytes, root: Path, manifest: ModelManifest) -> Any:
-    trusted = _trusted_skops_types()  # first: waits for a build under way in another thread
-    import skops.io as sio
+    trusted = trusted_skops_types()  # first: waits for a build under way in another thread
+    sio = import_skops_io()
     from skops.io.exceptions import UntrustedTypesFoundException
 
     try:  # audits the archive's schema without constructing any object

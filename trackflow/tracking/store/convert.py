@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from typing import Any
 
 from trackflow.tracking.entities import (
@@ -15,11 +14,10 @@ from trackflow.tracking.entities import (
     Metric,
     Note,
     NoteKind,
-    Run,
-    RunStatus,
     ms_to_datetime,
 )
 from trackflow.tracking.store import orm
+from trackflow.tracking.store.rows import metric_value, to_run
 
 __all__ = [
     "to_node",
@@ -34,55 +32,8 @@ __all__ = [
 ]
 
 
-@lru_cache(maxsize=256)
-def _versions(text: str) -> dict[str, str]:
-    return json.loads(text)  # type: ignore[no-any-return]
-
-
-def metric_value(value: float | None, is_nan: bool) -> float:
-    """Undo the NaN encoding: SQLite cannot store NaN, so it is kept as NULL + flag."""
-    return float("nan") if is_nan or value is None else float(value)
-
-
 def to_experiment(row: orm.ExperimentRow) -> Experiment:
     return Experiment(id=row.id, name=row.name, created_at=ms_to_datetime(row.created_at))  # type: ignore[arg-type]
-
-
-def to_run(
-    row: Any,
-    *,
-    experiment_name: str,
-    params: dict[str, str],
-    metrics: dict[str, float],
-    tags: dict[str, str],
-) -> Run:
-    return Run(
-        id=row.id,
-        experiment_id=row.experiment_id,
-        experiment_name=experiment_name,
-        name=row.name,
-        status=RunStatus(row.status),
-        start_time=ms_to_datetime(row.start_time),  # type: ignore[arg-type]
-        end_time=ms_to_datetime(row.end_time),
-        parent_run_id=row.parent_run_id,
-        kind=row.kind,
-        error=row.error,
-        attempts=row.attempts,
-        flow_run_id=row.flow_run_id,
-        task_run_id=row.task_run_id,
-        prefect_name=row.prefect_name,
-        source_commit=row.source_commit,
-        source_dirty=row.source_dirty,
-        entrypoint=row.entrypoint,
-        user=row.user,
-        host=row.host,
-        pid=row.pid,
-        python_version=row.python_version,
-        package_versions=dict(_versions(row.package_versions)) if row.package_versions else {},
-        params=params,
-        metrics=metrics,
-        tags=tags,
-    )
 
 
 def to_metric(row: Any) -> Metric:
