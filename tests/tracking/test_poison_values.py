@@ -202,21 +202,33 @@ def test_a_value_the_database_rejects_is_dropped_alone(
 
 
 def outage(client: Client, monkeypatch: pytest.MonkeyPatch, failing_writes: set[int]) -> None:
-    """Make the given write transactions (1st, 2nd ...) fail as an unreachable database does."""
+    """Make the given write transactions (1st, 2nd ...) fail as an unreachable database does
+    (general ones and the write buffer's batch transactions, counted together)."""
     store = client._buffer.store
     original = store.transaction
+    original_batch = store.batch_transaction
     calls = [0]
 
-    @contextmanager
-    def transaction(*, write: bool = True) -> Iterator[object]:
+    def failing(write: bool) -> None:
         if write:
             calls[0] += 1
             if calls[0] in failing_writes:
                 raise StoreError("The tracking database failed: simulated outage")
+
+    @contextmanager
+    def transaction(*, write: bool = True) -> Iterator[object]:
+        failing(write)
         with original(write=write) as tx:
             yield tx
 
+    @contextmanager
+    def batch_transaction() -> Iterator[object]:
+        failing(True)
+        with original_batch() as tx:
+            yield tx
+
     monkeypatch.setattr(store, "transaction", transaction)
+    monkeypatch.setattr(store, "batch_transaction", batch_transaction)
 
 
 def test_an_unavailable_database_drops_nothing(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -188,7 +188,8 @@ class WriteBuffer:
         store once per run); a conflicting value raises ConflictError and queues nothing.
         Everything is queued under one lock, so one flush writes all of it or none.
         """
-        self._check_fork()
+        if self._pid != os.getpid():
+            self._check_fork()
         if params and not self._knows_params(run_id):
             with self.store.transaction(write=False) as tx:
                 stored = tx.read_params(run_id)
@@ -202,8 +203,10 @@ class WriteBuffer:
             if metrics:
                 self._queue.metrics.extend(metrics)
             pending = len(self._queue.metrics)
-            self._ensure_thread()
-        self._after_queued(pending)
+            if self._thread is None:
+                self._ensure_thread()
+        if pending >= self.flush_size:
+            self._after_queued(pending)
 
     def _knows_params(self, run_id: str) -> bool:
         with self._lock:
@@ -250,10 +253,17 @@ class WriteBuffer:
             self._ensure_thread()
 
     def mark_new_run(self, run_id: str) -> None:
-        """A run created by this process has no params yet: skip the read on first log."""
+        """A run created by this process has no params yet: skip the read on first log.
+
+        The writer thread starts here, with the run, rather than on its first logged value
+        (starting a thread waits for the OS to schedule it: milliseconds on a busy machine).
+        """
+        self._check_fork()
         with self._lock:
             self._known_params.setdefault(run_id, {})
             self._known_runs.add(run_id)
+            if self._thread is None:
+                self._ensure_thread()
 
     def is_known_run(self, run_id: str) -> bool:
         """True when this process has seen ``run_id`` exist (checked once per run)."""
@@ -387,7 +397,7 @@ class WriteBuffer:
         """Create the runs (one at a time when needed), listing them in ``created``; returns
         the ids of those the database rejects."""
         try:
-            with self.store.transaction() as tx:
+            with self.store.batch_transaction() as tx:
                 tx.create_runs(runs)
             created.extend(row["id"] for row in runs)
             return set()
@@ -398,7 +408,7 @@ class WriteBuffer:
         lost: set[str] = set()
         for row in runs:
             try:
-                with self.store.transaction() as tx:
+                with self.store.batch_transaction() as tx:
                     tx.create_runs([row])
                 created.append(row["id"])
             except StoreError:
@@ -444,7 +454,7 @@ class WriteBuffer:
     def _write_transaction(self, batch: Batch) -> None:
         rejected: list[str] = []
         runs = list(batch.runs.values())
-        with self.store.transaction() as tx:
+        with self.store.batch_transaction() as tx:
             if runs:
                 tx.create_runs(runs)
             for run_id, values in batch.params.items():

@@ -8,10 +8,14 @@ from sqlalchemy import select
 
 from trackflow.tracking.store.orm import ParamRow
 from trackflow.tracking.store.runs import rejected_rows
-from trackflow.tracking.store.sql import SessionOps, chunks, insert_ignore
+from trackflow.tracking.store.sql import SessionOps, chunks, driver_insert
 from trackflow.tracking.validation import param_conflict_error
 
 __all__ = ["ParamOps"]
+
+_COLUMNS = ("run_id", "key", "value")
+_IGNORE = ' ON CONFLICT ("run_id", "key") DO NOTHING'
+"""A key stored already is kept (then compared, see :meth:`ParamOps.log_params`)."""
 
 
 class ParamOps(SessionOps):
@@ -33,11 +37,8 @@ class ParamOps(SessionOps):
         if not params:
             return
         with rejected_rows(f"param(s) {', '.join(map(repr, list(params)[:3]))} of run {run_id}"):
-            inserted = insert_ignore(
-                self.session,
-                ParamRow,
-                [{"run_id": run_id, "key": k, "value": v} for k, v in params.items()],
-                ["run_id", "key"],
+            inserted = driver_insert(
+                self.session, "params", _COLUMNS, [(run_id, k, v) for k, v in params.items()], suffix=_IGNORE
             )
         if inserted == len(params):
             return  # every key was new: nothing to compare

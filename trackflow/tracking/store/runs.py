@@ -6,31 +6,27 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
+from itertools import groupby
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, or_, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+from sqlalchemy.orm import Session
 
 from trackflow.exceptions import InvalidInputError
 from trackflow.tracking.entities import Run
 from trackflow.tracking.search import Expr, OrderBy
 from trackflow.tracking.store.convert import metric_value, to_run
 from trackflow.tracking.store.lifecycle import not_deleted
-from trackflow.tracking.store.orm import ExperimentRow, LatestMetricRow, MetricRow, ParamRow, RunRow, TagRow
+from trackflow.tracking.store.orm import LatestMetricRow, MetricRow, RunRow
 from trackflow.tracking.store.search_sql import build_search_statement
-from trackflow.tracking.store.sql import SessionOps, chunks
+from trackflow.tracking.store.sql import SessionOps, chunks, driver_insert, driver_rows, driver_update, marker, quote
 from trackflow.tracking.validation import escape_surrogates
 
 __all__ = ["RunOps", "rejected_rows"]
 
 _RUNS = cast(Table, RunRow.__table__)
-_EXPERIMENTS = cast(Table, ExperimentRow.__table__)
-
-
-def _matching(column: Any, ids: Sequence[str]) -> Any:
-    """``column = id`` for one id (cheaper to build and plan), ``column IN (...)`` otherwise."""
-    return column == ids[0] if len(ids) == 1 else column.in_(ids)
 
 
 @contextmanager
@@ -65,6 +61,32 @@ def _storable(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: escape_surrogates(v) if isinstance(v, str) else v for k, v in values.items()}
 
 
+_RUN_COLUMNS = frozenset(_RUNS.c.keys())
+_RUN_DEFAULTS: dict[str, Any] = {
+    column.name: getattr(column.default, "arg", None)
+    for column in _RUNS.c
+    if column.default is not None and getattr(column.default, "is_scalar", False)
+}
+"""Python-side defaults of the runs table (``kind``, ``attempts``), which a driver-level
+INSERT does not apply by itself."""
+
+
+def _insert_runs(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert run rows through the driver (no statement compilation), consecutive rows of the
+    same columns with one executemany; rows naming an unknown column go through Core, which
+    rejects them."""
+    full = [{**_RUN_DEFAULTS, **_storable(row)} for row in rows]
+    if not all(_RUN_COLUMNS.issuperset(row) for row in full):
+        session.connection().execute(_RUNS.insert(), full)
+        return
+    for columns, group in groupby(full, key=_columns_of):
+        driver_insert(session, "runs", columns, [tuple(row.values()) for row in group])
+
+
+def _columns_of(row: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(row)
+
+
 _PREFECT_KEYS = {"task_run_id": "task_run_id IS NOT NULL", "flow_run_id": "kind = 'flow'"}
 """The Prefect key column of a run -> the condition of its partial unique index."""
 
@@ -85,12 +107,53 @@ def _claim_statement(dialect: str, column: str) -> Any:
     return statement.on_conflict_do_nothing(index_elements=[column], index_where=condition).returning(_RUNS.c.id)
 
 
+def _in(marker: str, count: int) -> str:
+    return f"= {marker}" if count == 1 else f"IN ({', '.join([marker] * count)})"
+
+
+@lru_cache(maxsize=128)
+def _read_runs_text(marker: str, count: int) -> str:
+    """The runs with these ids and their experiment's name (driver-level: reading a run is
+    on the path of every ``get_run``, where compiling the Core statement cost more than the query)."""
+    columns = ", ".join(f"r.{quote(name)}" for name in _RUNS.c.keys())
+    return (
+        f"SELECT {columns}, e.{quote('name')} AS experiment_name FROM runs r JOIN experiments e"
+        f" ON e.{quote('id')} = r.{quote('experiment_id')} WHERE r.{quote('id')} {_in(marker, count)}"
+    )
+
+
+_VALUE_COLUMNS = {"params": "value", "tags": "value", "latest_metrics": 'value", "is_nan'}
+
+
+@lru_cache(maxsize=128)
+def _read_of_runs_text(marker: str, table: str, count: int) -> str:
+    """(run_id, key, value[, is_nan]) of the runs with these ids in ``table``."""
+    return f'SELECT "run_id", "key", "{_VALUE_COLUMNS[table]}" FROM {quote(table)} WHERE "run_id" {_in(marker, count)}'
+
+
+_READ_COLUMNS = (*_RUNS.c.keys(), "experiment_name")
+
+
+class _RunRecord:
+    """A runs row read through the driver (``_READ_COLUMNS`` order), with the attributes
+    :func:`~.convert.to_run` reads; SQLite returns booleans as 0/1."""
+
+    def __init__(self, values: Sequence[Any]) -> None:
+        self.__dict__.update(zip(_READ_COLUMNS, values, strict=True))
+        if self.source_dirty is not None:
+            self.source_dirty = bool(self.source_dirty)
+
+    id: str
+    experiment_name: str
+    source_dirty: bool | None
+
+
 class RunOps(SessionOps):
     """The run operations of :class:`~trackflow.tracking.store.base.TrackingTransaction`."""
 
     def create_run(self, values: Mapping[str, Any]) -> None:
         with rejected_rows(f"run {values.get('id')}"):
-            self.session.connection().execute(_RUNS.insert(), [_storable(values)])
+            _insert_runs(self.session, [values])
 
     def create_prefect_run(self, values: Mapping[str, Any]) -> str:
         """Insert unless the Prefect run has a run (ON CONFLICT on its partial unique index,
@@ -122,49 +185,41 @@ class RunOps(SessionOps):
     def create_runs(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
             with rejected_rows(f"run(s) {', '.join(str(r.get('id')) for r in rows[:3])}"):
-                self.session.connection().execute(_RUNS.insert(), [_storable(r) for r in rows])
+                _insert_runs(self.session, rows)
 
     def update_run(self, run_id: str, values: Mapping[str, Any]) -> bool:
-        statement = _RUNS.update().where(_RUNS.c.id == run_id).values(**_storable(values))
+        if not values or not _RUN_COLUMNS.issuperset(values):  # nothing to set, or an unknown column: let Core say so
+            statement = _RUNS.update().where(_RUNS.c.id == run_id).values(**_storable(values))
+            with rejected_rows(f"the update of run {run_id}"):
+                return bool(self.session.connection().execute(statement).rowcount)
         with rejected_rows(f"the update of run {run_id}"):
-            return bool(self.session.connection().execute(statement).rowcount)
+            return bool(driver_update(self.session, "runs", "id", run_id, _storable(values)))
 
     def read_runs(self, run_ids: Sequence[str]) -> list[Run]:
         if not run_ids:
             return []
-        rows: dict[str, Any] = {}
-        names: dict[str, str] = {}
-        connection = self.session.connection()
+        rows: dict[str, _RunRecord] = {}
+        mark = marker(self.session)
         params: dict[str, dict[str, str]] = defaultdict(dict)
         metrics: dict[str, dict[str, float]] = defaultdict(dict)
         tags: dict[str, dict[str, str]] = defaultdict(dict)
         for part in chunks(list(dict.fromkeys(run_ids))):
-            statement = (
-                select(_RUNS, _EXPERIMENTS.c.name.label("experiment_name"))
-                .join(_EXPERIMENTS, _EXPERIMENTS.c.id == _RUNS.c.experiment_id)
-                .where(_matching(_RUNS.c.id, part))
-            )
-            for row in connection.execute(statement):
-                rows[row.id] = row
-                names[row.id] = row.experiment_name
-            for run_id, key, text in connection.execute(
-                select(ParamRow.run_id, ParamRow.key, ParamRow.value).where(_matching(ParamRow.run_id, part))
-            ):
+            bound = tuple(part)
+            for values in driver_rows(self.session, _read_runs_text(mark, len(part)), bound):
+                record = _RunRecord(values)
+                rows[record.id] = record
+            for run_id, key, text in driver_rows(self.session, _read_of_runs_text(mark, "params", len(part)), bound):
                 params[run_id][key] = text
-            for run_id, key, number, is_nan in connection.execute(
-                select(LatestMetricRow.run_id, LatestMetricRow.key, LatestMetricRow.value, LatestMetricRow.is_nan).where(
-                    _matching(LatestMetricRow.run_id, part)
-                )
+            for run_id, key, number, is_nan in driver_rows(
+                self.session, _read_of_runs_text(mark, "latest_metrics", len(part)), bound
             ):
-                metrics[run_id][key] = metric_value(number, is_nan)
-            for run_id, key, text in connection.execute(
-                select(TagRow.run_id, TagRow.key, TagRow.value).where(_matching(TagRow.run_id, part))
-            ):
+                metrics[run_id][key] = metric_value(number, bool(is_nan))
+            for run_id, key, text in driver_rows(self.session, _read_of_runs_text(mark, "tags", len(part)), bound):
                 tags[run_id][key] = text
         return [
             to_run(
                 rows[run_id],
-                experiment_name=names[run_id],
+                experiment_name=rows[run_id].experiment_name,
                 params=dict(sorted(params[run_id].items())),
                 metrics=dict(sorted(metrics[run_id].items())),
                 tags=dict(sorted(tags[run_id].items())),

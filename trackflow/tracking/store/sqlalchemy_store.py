@@ -16,9 +16,9 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -149,8 +149,44 @@ class SqlAlchemyStore(Store[TxT]):
         except (OperationalError, DBAPIError) as exc:
             raise describe_error(exc) from exc
 
+    @contextmanager
+    def batch_transaction(self) -> Iterator[TxT]:
+        """A write transaction on a Connection, without an ORM Session (which costs more
+        than SQLite's commit of a short run): the batch operations use only the connection
+        (see :class:`_ConnectionScope`)."""
+        database = self.database
+        try:
+            with database.write_lock, database.write_engine.begin() as connection:
+                yield self.transaction_class(cast(Session, _ConnectionScope(connection)))
+        except (OperationalError, DBAPIError) as exc:
+            raise describe_error(exc) from exc
+
     def dispose(self) -> None:
         self.database.dispose()
+
+
+class _ConnectionScope:
+    """What the batch operations use of a Session, over a Connection in a transaction:
+    ``connection()``, Core ``execute`` / ``scalars`` / ``scalar``, ``get_bind()``. An ORM
+    operation (``add``, ``get``, ``flush``) fails loudly: it has no place in a batch."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    def connection(self) -> Connection:
+        return self._connection
+
+    def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return self._connection.execute(statement, parameters)
+
+    def scalars(self, statement: Any, parameters: Any = None) -> Any:
+        return self._connection.scalars(statement, parameters)
+
+    def scalar(self, statement: Any, parameters: Any = None) -> Any:
+        return self._connection.scalar(statement, parameters)
+
+    def get_bind(self) -> Engine:
+        return self._connection.engine
 
 
 _databases: weakref.WeakSet[SqlDatabase] = weakref.WeakSet()
