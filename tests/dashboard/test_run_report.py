@@ -121,8 +121,12 @@ def test_publishing_failures_never_fail_the_flow(monkeypatch: pytest.MonkeyPatch
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise ConnectionError("Prefect is down")
 
+    from prefect.client.orchestration import PrefectClient, SyncPrefectClient
+
     monkeypatch.setattr(prefect.artifacts, "create_markdown_artifact", refuse)
     monkeypatch.setattr(prefect.artifacts, "create_table_artifact", refuse)
+    monkeypatch.setattr(SyncPrefectClient, "create_artifact", refuse)  # the run's client publishes
+    monkeypatch.setattr(PrefectClient, "create_artifact", refuse)
     monkeypatch.setattr(prefect.events, "emit_event", refuse)
 
     @flow(name="unpublished")
@@ -135,3 +139,25 @@ def test_publishing_failures_never_fail_the_flow(monkeypatch: pytest.MonkeyPatch
     runs = tf.Client().search_runs("unpublished", "attributes.kind = 'flow'")
     assert [r.status.value for r in runs] == ["FINISHED", "FINISHED"]
     assert all(r.metrics == {"value": 1.0} for r in runs)
+
+
+def test_report_is_published_before_user_hooks_and_the_flow_call_return() -> None:
+    """Publishing runs beside Prefect's end; trackflow's final-state hook (first) waits for it."""
+    from trackflow.tracked import flow_end
+
+    seen: list[int] = []
+
+    def user_hook(flow_obj: Any, flow_run: Any, state: Any) -> None:
+        seen.append(len(_artifacts("trackflow-task-metrics-hooked", str(flow_run.id))))
+        seen.append(len(_artifacts("trackflow-run-report-hooked", str(flow_run.id))))
+
+    @flow(name="hooked", on_completion=[user_hook])
+    def hooked() -> dict[str, float]:
+        return {"x": 1.0}
+
+    assert hooked() == {"x": 1.0}
+    assert seen == [1, 1]
+    assert not flow_end._pending  # joined, nothing left in flight
+    (flow_run,) = tf.Client().search_runs("hooked", "attributes.kind = 'flow'")
+    (report,) = _artifacts("trackflow-run-report-hooked", flow_run.flow_run_id)
+    assert flow_run.id in report.data and "FINISHED" in report.data

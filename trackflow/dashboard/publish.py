@@ -6,13 +6,25 @@ publication (no API, server down, outside a run for artifacts that need one).
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-__all__ = ["artifact_key", "artifact_url", "prefect_ui_url", "publish_markdown", "publish_table", "publish_event"]
+__all__ = [
+    "ArtifactTarget",
+    "artifact_key",
+    "artifact_target",
+    "artifact_url",
+    "prefect_ui_url",
+    "publish_markdown",
+    "publish_table",
+    "publish_event",
+]
 
 logger = logging.getLogger("trackflow.dashboard")
 _KEY_CHARS = re.compile(r"[^a-z0-9-]+")
@@ -49,9 +61,69 @@ def artifact_url(artifact_id: UUID | str | None, *, key: str) -> str:
     return f"{ui_url}/artifacts/key/{artifact_key(key)}"
 
 
-def publish_markdown(markdown: str, *, key: str, description: str | None = None) -> UUID | None:
-    """Create a markdown artifact (versions accumulate under ``key``)."""
+@dataclass(frozen=True)
+class ArtifactTarget:
+    """Where artifacts of the run executing here go: its Prefect client (connected already)
+    and the task / flow run they are linked to. Taken in the run's context, it can be used
+    from another thread."""
+
+    client: Any
+    task_run_id: UUID | None
+    flow_run_id: UUID | None
+
+
+def artifact_target() -> ArtifactTarget | None:
+    """The :class:`ArtifactTarget` of the task or flow run executing here, or None outside one.
+
+    Prefect's own ``create_*_artifact`` build a new client per call (a new HTTP connection
+    and TLS context, tens of milliseconds); the run's client is reused instead.
+    """
+    from prefect.context import FlowRunContext, TaskRunContext
+    from prefect.utilities.context import get_task_and_flow_run_ids
+
+    for ctx in (TaskRunContext.get(), FlowRunContext.get()):
+        client = getattr(ctx, "client", None) if ctx is not None else None
+        if client is not None:
+            return ArtifactTarget(client, *get_task_and_flow_run_ids())
+    return None
+
+
+def _create_artifact(kind: str, data: str, *, key: str, description: str | None, target: ArtifactTarget | None) -> Any:
+    """Create an artifact with the run's client: its id, or (an async run's client) a coroutine
+    resolving to it; ``NotImplemented`` outside a run (Prefect's own function is used then)."""
+    target = target or artifact_target()
+    if target is None:
+        return NotImplemented
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.client.schemas.actions import ArtifactCreate
+
+    request = ArtifactCreate(type=kind, key=artifact_key(key), description=description, data=data,
+                             task_run_id=target.task_run_id, flow_run_id=target.flow_run_id)  # fmt: skip
+    if isinstance(target.client, SyncPrefectClient):
+        return target.client.create_artifact(artifact=request).id
+    return _created_id(target.client.create_artifact(artifact=request), key)
+
+
+async def _created_id(created: Any, key: str) -> UUID | None:
     try:
+        return (await created).id  # type: ignore[no-any-return]
+    except Exception as exc:  # noqa: BLE001 - publishing never fails the flow
+        logger.warning("trackflow: could not publish artifact %r: %s", key, exc)
+        return None
+
+
+def publish_markdown(
+    markdown: str, *, key: str, description: str | None = None, target: ArtifactTarget | None = None
+) -> UUID | None:
+    """Create a markdown artifact (versions accumulate under ``key``); its id.
+
+    ``target``: the run to publish for (default: the run executing here). Inside an async
+    run this returns a coroutine (resolving to the id) to be awaited.
+    """
+    try:
+        created = _create_artifact("markdown", markdown, key=key, description=description, target=target)
+        if created is not NotImplemented:
+            return created  # type: ignore[no-any-return]
         from prefect.artifacts import create_markdown_artifact
 
         # Prefect's async_dispatch: a UUID here; in an async context it would return a coroutine
@@ -63,17 +135,35 @@ def publish_markdown(markdown: str, *, key: str, description: str | None = None)
         return None
 
 
-def publish_table(rows: Sequence[Mapping[str, Any]], *, key: str, description: str | None = None) -> UUID | None:
-    """Create a table artifact from a list of records."""
+def publish_table(
+    rows: Sequence[Mapping[str, Any]], *, key: str, description: str | None = None, target: ArtifactTarget | None = None
+) -> UUID | None:
+    """Create a table artifact from a list of records (NaN shown empty); its id (as publish_markdown)."""
     try:
+        table = [dict(r) for r in rows]
+        created = _create_artifact("table", json.dumps(_without_nan(table)), key=key, description=description,
+                                   target=target)  # fmt: skip
+        if created is not NotImplemented:
+            return created  # type: ignore[no-any-return]
         from prefect.artifacts import create_table_artifact
 
         return create_table_artifact(  # type: ignore[return-value]  # as in publish_markdown
-            table=[dict(r) for r in rows], key=artifact_key(key), description=description
+            table=table, key=artifact_key(key), description=description
         )
     except Exception as exc:  # noqa: BLE001
         logger.warning("trackflow: could not publish table artifact %r: %s", key, exc)
         return None
+
+
+def _without_nan(item: Any) -> Any:
+    """NaN as None (JSON has no NaN), as Prefect's table artifacts do."""
+    if isinstance(item, list):
+        return [_without_nan(v) for v in item]
+    if isinstance(item, dict):
+        return {k: _without_nan(v) for k, v in item.items()}
+    if isinstance(item, float) and math.isnan(item):
+        return None
+    return item
 
 
 def publish_event(

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from uuid import UUID
 
-from trackflow.dashboard.publish import artifact_key, artifact_url, prefect_ui_url
+from trackflow.dashboard.publish import artifact_url
 
 __all__ = ["RUN_LOGGERS", "HookLogFilter", "install", "log_report_link", "report_line"]
 
@@ -80,62 +80,15 @@ def _log(line: str) -> None:
         _fallback_logger.info(line)
 
 
-def _artifact_filter(key: str, flow_run_id: str) -> dict[str, Any]:
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
-    from prefect.client.schemas.sorting import ArtifactSort
+def log_report_link(run_id: str, flow_name: str, *, artifact_id: UUID | None) -> None:
+    """Log where the run report of ``flow_name``'s flow run is shown (never raises).
 
-    found_by = ArtifactFilter(key=ArtifactFilterKey(any_=[artifact_key(key)]), flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(flow_run_id)]))
-    return {"artifact_filter": found_by, "sort": ArtifactSort.CREATED_DESC, "limit": 1}
-
-
-def _report_id(key: str, flow_run_id: str | None) -> UUID | None:
-    if not flow_run_id or prefect_ui_url() is None:
-        return None
-    try:
-        from prefect.client.orchestration import get_client
-
-        with get_client(sync_client=True) as client:
-            found = client.read_artifacts(**_artifact_filter(key, flow_run_id))
-        return found[0].id if found else None
-    except Exception as exc:  # noqa: BLE001 - the line then points at the key
-        _fallback_logger.debug("trackflow: could not look up artifact %r: %s", key, exc)
-        return None
-
-
-async def _areport_id(key: str, flow_run_id: str | None) -> UUID | None:
-    if not flow_run_id or prefect_ui_url() is None:
-        return None
-    try:
-        from prefect.client.orchestration import get_client
-
-        async with get_client() as client:
-            found = await client.read_artifacts(**_artifact_filter(key, flow_run_id))
-        return found[0].id if found else None
-    except Exception as exc:  # noqa: BLE001
-        _fallback_logger.debug("trackflow: could not look up artifact %r: %s", key, exc)
-        return None
-
-
-async def _log_later(run_id: str, key: str, flow_run_id: str | None) -> None:
-    try:
-        _log(report_line(run_id, artifact_url(await _areport_id(key, flow_run_id), key=key)))
-    except Exception as exc:  # noqa: BLE001 - the pointer never fails the flow
-        _fallback_logger.debug("trackflow: could not log the report link of run %s: %s", run_id, exc)
-
-
-def log_report_link(run_id: str, flow_name: str, flow_run_id: str | None, *, deferred: bool = False) -> list[Coroutine[Any, Any, None]]:
-    """Log where the run report of ``flow_name``'s flow run ``flow_run_id`` is shown (never raises).
-
-    ``deferred`` (an async flow whose publications are still to be awaited): nothing is
-    logged now; the returned coroutine logs the line once awaited after them.
+    ``artifact_id`` is the id the report was published with (no API read); when it is
+    unknown (publishing failed) the line points at the report's key.
     """
     from trackflow.dashboard.run_report import report_key
 
-    key = report_key(flow_name)
-    if deferred:
-        return [_log_later(run_id, key, flow_run_id)]
     try:
-        _log(report_line(run_id, artifact_url(_report_id(key, flow_run_id), key=key)))
+        _log(report_line(run_id, artifact_url(artifact_id, key=report_key(flow_name))))
     except Exception as exc:  # noqa: BLE001 - the pointer never fails the flow
         _fallback_logger.debug("trackflow: could not log the report link of run %s: %s", run_id, exc)
-    return []
