@@ -40,6 +40,7 @@ _EXPORTS: dict[str, str] = {
     "log_batch": _FLUENT,
     "log_dataset": _FLUENT,
     "log_dict": _FLUENT,
+    "log_figure": _FLUENT,
     "log_metric": _FLUENT,
     "log_metrics": _FLUENT,
     "log_param": _FLUENT,
@@ -49,6 +50,11 @@ _EXPORTS: dict[str, str] = {
     "set_tag": _FLUENT,
     "set_tags": _FLUENT,
     "start_run": _FLUENT,
+    "explore": "trackflow.tracking.exploration",
+    "snapshot": "trackflow.tracking.exploration",
+    "ExplorationRun": "trackflow.tracking.exploration",
+    "load_ipython_extension": "trackflow.tracking.exploration",
+    "LoggedFigure": "trackflow.tracking.figures",
     "Client": "trackflow.tracking.client",
     "RunPage": "trackflow.tracking.client",
     "Artifact": _ENTITIES,
@@ -123,6 +129,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         RunDataset,
         RunStatus,
     )
+    from trackflow.tracking.exploration import ExplorationRun, explore, load_ipython_extension, snapshot
+    from trackflow.tracking.figures import LoggedFigure
     from trackflow.tracking.fluent import (
         ActiveRun,
         active_run,
@@ -133,6 +141,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         log_batch,
         log_dataset,
         log_dict,
+        log_figure,
         log_metric,
         log_metrics,
         log_param,

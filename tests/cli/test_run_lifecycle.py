@@ -119,7 +119,7 @@ def test_migration_0006_adds_run_deletions_to_a_0005_database(store_uri: str) ->
     from sqlalchemy import inspect, text
 
     from trackflow.tracking.store.db import create_tracking_engine
-    from trackflow.tracking.store.migrate import stamp_for_tests, upgrade_schema
+    from trackflow.tracking.store.migrate import SCHEMA_HEAD, stamp_for_tests, upgrade_schema
 
     engine = create_tracking_engine(store_uri)
     try:
@@ -129,7 +129,7 @@ def test_migration_0006_adds_run_deletions_to_a_0005_database(store_uri: str) ->
             conn.execute(text("INSERT INTO runs (id, experiment_id, name, status, start_time, kind, attempts) "
                               "VALUES ('r1', 'e1', 'kept', 'FINISHED', 1, 'manual', 1)"))  # fmt: skip
         assert "run_deletions" not in inspect(engine).get_table_names()
-        assert upgrade_schema(engine) == ("0005", "0006")
+        assert upgrade_schema(engine) == ("0005", SCHEMA_HEAD)  # through 0006, to the newest
         assert "run_deletions" in inspect(engine).get_table_names()
     finally:
         engine.dispose()

@@ -5,7 +5,9 @@ again after the CSV changed), each logging
 ``loss`` at :data:`STEPS` steps on the flow run, reading the CSV in a task, training a
 LogisticRegression and registering it as :data:`MODEL` (with an input example); the second
 version is moved to staging, the second promoted to production with a reason and decision
-values, aliased ``@champion`` and recorded as served.
+values, aliased ``@champion`` and recorded as served. An exploration run in
+:data:`EXPLORATION` logs a finding (a DataFrame and a metric as evidence) that informs the
+third flow run; every flow run notes its decision on ``lr``.
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ from sklearn.linear_model import LogisticRegression
 import trackflow as tf
 from trackflow import flow, task
 
-__all__ = ["STEPS", "MODEL", "EXPERIMENT", "Seeded", "seed", "seeded_home", "home_env", "home_client", "seeded_fixture", "web_fixture"]
+__all__ = ["STEPS", "MODEL", "EXPERIMENT", "EXPLORATION", "FINDING", "Seeded", "seed", "seeded_home", "home_env", "home_client", "seeded_fixture", "web_fixture"]
 
 STEPS = 50
 MODEL = "ui-churn"
 EXPERIMENT = "ui-explore"
+EXPLORATION = "ui-exploration"
+FINDING = "spend separates churners from the others"
 FEATURES = ["age", "spend"]
 
 
@@ -49,16 +53,19 @@ def train_and_register(frame: pd.DataFrame, lr: float) -> float:
 def ui_train(path: str, lr: float, solver: str = "lbfgs") -> dict[str, float]:
     for step in range(STEPS):
         tf.log_metric("loss", 1.0 / (1.0 + step * lr), step=step)
+    tf.note(f"learning rate {lr}: the loss curve flattens early", kind="decision")
     frame = load(path)
     return {"accuracy": train_and_register(frame, lr)}
 
 
 @dataclass(frozen=True)
 class Seeded:
-    """What :func:`seed` made: the three flow runs (oldest first) and the CSV."""
+    """What :func:`seed` made: the three flow runs (oldest first), the CSV, the exploration run and its finding."""
 
     run_ids: list[str]
     csv: Path
+    exploration_id: str = ""
+    finding_id: int = 0
 
 
 def seed(folder: Path) -> Seeded:
@@ -78,7 +85,13 @@ def seed(folder: Path) -> Seeded:
     registry.transition(MODEL, 2, "production", reason="better loss curve", details={"policy": "loss < 0.1", "loss": 0.02})
     registry.set_alias(MODEL, "champion", 2)
     registry.record_deployment(MODEL, 2, deployment_name="churn-api", target="http://127.0.0.1:9/invocations")
-    return Seeded(run_ids=[r.id for r in runs], csv=csv)
+    exploration = client.create_run(EXPLORATION, run_name="explore-churn", kind="exploration")
+    client.log_metric(exploration.id, "spend_gap", 5.6)
+    client.note(exploration.id, "a first look at eight customers", kind="note")
+    finding = client.note(exploration.id, FINDING, kind="finding", evidence=[frame.head(4), "metrics.spend_gap"],
+                          informs=[runs[2].id])
+    client.end_run(exploration.id, "FINISHED")
+    return Seeded(run_ids=[r.id for r in runs], csv=csv, exploration_id=exploration.id, finding_id=finding.id)
 
 
 

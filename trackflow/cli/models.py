@@ -38,20 +38,38 @@ def _version_row(version: Any) -> dict[str, Any]:
     }
 
 
+def _model_listing() -> list[tuple[Any, dict[str, list[int]]]]:
+    """Each registered model with its version numbers by stage: through the fast read path
+    when it can answer, else through the registry."""
+    from trackflow.cli.reading import open_reader
+
+    reader = open_reader()
+    if reader is not None:
+        from trackflow.registry.store.listing import read_model_listing
+
+        with reader:
+            return [(found.model, found.stages) for found in read_model_listing(reader)]
+    registry = _registry()
+    listing: list[tuple[Any, dict[str, list[int]]]] = []
+    for model in registry.list_models():
+        stages: dict[str, list[int]] = {}
+        for version in registry.list_versions(model.name):
+            stages.setdefault(version.stage.value, []).append(version.version)
+        listing.append((model, stages))
+    return listing
+
+
 @app.command("list")
 def list_models(fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help=_FORMAT_HELP)) -> None:
     """List registered models with their latest, staging and production versions."""
-    registry = _registry()
     rows = []
-    for model in registry.list_models():
-        versions = registry.list_versions(model.name)
-        in_stage = {s: [str(v.version) for v in versions if v.stage.value == s] for s in ("production", "staging")}
+    for model, stages in _model_listing():
         rows.append(
             {
                 "name": model.name,
                 "latest": model.latest_version,
-                "production": ", ".join(in_stage["production"]),
-                "staging": ", ".join(in_stage["staging"]),
+                "production": ", ".join(str(v) for v in stages.get("production", [])),
+                "staging": ", ".join(str(v) for v in stages.get("staging", [])),
                 "aliases": ", ".join(f"{a}={v}" for a, v in model.aliases.items()),
                 "updated_at": model.updated_at,
                 "description": (model.description or "").splitlines()[0][:60] if model.description else "",
@@ -213,3 +231,8 @@ def predict(
         scored.to_csv(sys.stdout, index=False)
     where = f"to {output}" if output is not None else "to stdout"
     typer.echo(f"Scored {len(scored)} rows with {model_uri} {where}; recorded as run {runs[0]}.", err=output is None)
+
+
+from trackflow.cli.models_why import why_command  # noqa: E402
+
+app.command("why")(why_command)

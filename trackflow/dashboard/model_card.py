@@ -3,7 +3,10 @@
 It shows the version (stage, aliases, source, payload hash), its metrics (the producing
 flow run's evaluation, rolled up from its tasks, and the training task run's own) and the
 run's params, the input signature as a table, what the version came from (its upstream
-lineage as an SVG image both Prefect UIs render, the mermaid source folded below it) and
+lineage as an SVG image both Prefect UIs render, the mermaid source folded below it), why
+this version (its promotion decision and compared values, metrics against the previous
+version, the notes upstream of it with their evidence and its data's change, rendered from
+the same :class:`~trackflow.registry.why_report.WhyReport` as ``trackflow models why``) and
 the model's stage history; with ``TRACKFLOW_UI_URL`` set, a link to the version's page in
 ``trackflow ui``. Published under the key ``model-card-<name>``, so the cards of
 successive versions stack up as one artifact's history.
@@ -21,7 +24,7 @@ from trackflow.dashboard.diagram import lineage_markdown
 from trackflow.dashboard.publish import artifact_key, publish_markdown
 from trackflow.dashboard.ui_links import model_version_url
 
-__all__ = ["render_model_card", "publish_model_card", "model_card_key", "package_signature"]
+__all__ = ["render_model_card", "publish_model_card", "model_card_key", "package_signature", "why_section"]
 
 logger = logging.getLogger("trackflow.dashboard")
 _MAX_PARAMS = 40
@@ -122,6 +125,19 @@ def _metrics_section(client: Any, run: Any) -> list[str]:
     return lines
 
 
+def why_section(client: Any, name: str, version: int) -> list[str]:
+    """``## Why this model?``: the version's :class:`WhyReport` as markdown (no lines when it cannot be built)."""
+    from trackflow.registry.why import why
+    from trackflow.registry.why_render import render_why_markdown
+
+    try:
+        report = why(f"models:/{name}/{version}", client=client)
+    except Exception as exc:  # noqa: BLE001 - the card shows what it can
+        logger.warning("trackflow: no 'why' section for the model card of %s v%s: %s", name, version, exc)
+        return []
+    return [render_why_markdown(report, level=2, title="Why this model?", history=False)]
+
+
 def render_model_card(client: Any, name: str, version: int) -> str:
     """The markdown card of ``name`` version ``version`` (``client`` is a trackflow Client)."""
     from trackflow.registry.uris import parse_source
@@ -166,6 +182,7 @@ def render_model_card(client: Any, name: str, version: int) -> str:
         lines.append("_No signature recorded (register with an input_example to get one)._")
     lineage = client.lineage(f"models:/{name}/{mv.version}", direction="upstream", scope="run")
     lines += ["", "## Lineage", ""] + lineage_markdown(lineage, title=f"lineage of {name} v{mv.version}")
+    lines += why_section(client, name, mv.version)
     history = registry.history(name)[-_MAX_HISTORY:]
     lines += ["## Stage history", ""]
     lines += _table(

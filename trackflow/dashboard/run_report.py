@@ -23,17 +23,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trackflow.dashboard.diagram import lineage_markdown
-from trackflow.dashboard.publish import publish_markdown, publish_table
+from trackflow.dashboard.publish import ArtifactTarget, publish_markdown, publish_table
 from trackflow.dashboard.ui_links import compare_url, previous_flow_run, run_url, ui_base_url
 from trackflow.tracking.entities import LineageNode, Note, Run, RunDataset
 from trackflow.tracking.fluent import get_client
 from trackflow.tracking.lineage import LineageGraph
 
 __all__ = [
+    "Publication",
     "RunSummary",
     "collect_summary",
     "lineage_graph",
     "metrics_rows",
+    "publish_metrics_table",
+    "publish_report",
     "publish_run_report",
     "render_markdown",
     "report_key",
@@ -73,15 +76,29 @@ def collect_summary(run_id: str, *, children: list[Run] | None = None) -> RunSum
     run = client.get_run(run_id)
     kids = client.get_child_runs(run_id) if children is None else children
     runs = [run, *kids]
-    datasets = [(r, d) for r in runs for d in client.get_datasets(r.id)]
-    notes = [(r, n) for r in runs for n in client.get_notes(r.id)]
     graph = lineage_graph(runs)
+    with_data = _runs_with_datasets(graph)  # the graph holds every dataset edge of these runs
+    datasets = [(r, d) for r in runs if r.ref in with_data for d in client.get_datasets(r.id)]
+    notes_of = client.get_notes_of_runs([r.id for r in runs])
+    notes = [(r, n) for r in runs for n in notes_of.get(r.id, [])]
     by_id = {r.id: r for r in runs}
     models = [(by_id[n.attributes["run_id"]], n) for n in graph.nodes.values()
               if n.kind == "model" and n.attributes.get("run_id") in by_id]  # fmt: skip
     previous = previous_flow_run(client, run) if ui_base_url() and run.kind == "flow" else None
     return RunSummary(run=run, children=kids, datasets=datasets, models=models, notes=notes, graph=graph,
                       previous_run_id=previous)
+
+
+def _runs_with_datasets(graph: LineageGraph) -> set[str]:
+    """The run nodes of ``graph`` with an input or output dataset edge (the others have no
+    datasets to read: a flow of many plain tasks reads none)."""
+    found: set[str] = set()
+    for edge in graph.edges:
+        if edge.relation == "input" and edge.source.startswith("dataset:"):
+            found.add(edge.target)
+        elif edge.relation == "output" and edge.target.startswith("dataset:"):
+            found.add(edge.source)
+    return found
 
 
 def lineage_graph(runs: list[Run]) -> LineageGraph:
@@ -229,12 +246,38 @@ def metrics_rows(summary: RunSummary) -> list[dict[str, Any]]:
     return rows
 
 
-def publish_run_report(summary: RunSummary, *, flow_name: str) -> list[Any]:
-    """Publish the report and the table; returns what still has to be awaited (async flows)."""
-    results = [
-        publish_markdown(render_markdown(summary, flow_name=flow_name), key=report_key(flow_name),
-                         description=f"trackflow run {summary.run.id} ({summary.run.status.value})"),
-        publish_table(metrics_rows(summary), key=table_key(flow_name),
-                      description=f"Task-run metrics of trackflow run {summary.run.id}"),
-    ]  # fmt: skip
-    return [r for r in results if inspect.isawaitable(r)]
+@dataclass(frozen=True)
+class Publication:
+    """The report and the table as published: each an artifact id, None (not published), or,
+    in an async run, an awaitable resolving to the id."""
+
+    report: Any = None
+    table: Any = None
+
+    @property
+    def pending(self) -> list[Any]:
+        """What still has to be awaited (async runs), the report first."""
+        return [item for item in (self.report, self.table) if inspect.isawaitable(item)]
+
+
+def publish_report(summary: RunSummary, *, flow_name: str, target: ArtifactTarget | None = None) -> Any:
+    """Publish the markdown report (one API call): its artifact id, None, or (async run) an awaitable.
+
+    ``target``: the run to publish for (default: the run executing here; pass it to
+    publish from another thread).
+    """
+    return publish_markdown(render_markdown(summary, flow_name=flow_name), key=report_key(flow_name),
+                            description=f"trackflow run {summary.run.id} ({summary.run.status.value})",
+                            target=target)  # fmt: skip
+
+
+def publish_metrics_table(summary: RunSummary, *, flow_name: str, target: ArtifactTarget | None = None) -> Any:
+    """Publish the task-metrics table (one API call), as :func:`publish_report`."""
+    return publish_table(metrics_rows(summary), key=table_key(flow_name),
+                         description=f"Task-run metrics of trackflow run {summary.run.id}", target=target)  # fmt: skip
+
+
+def publish_run_report(summary: RunSummary, *, flow_name: str) -> Publication:
+    """Publish the report and the table (one API call each, on the run's Prefect client)."""
+    return Publication(report=publish_report(summary, flow_name=flow_name),
+                       table=publish_metrics_table(summary, flow_name=flow_name))  # fmt: skip

@@ -16,6 +16,7 @@ to retrain::
       promote_if: "metrics.roc_auc >= production.metrics.roc_auc"
     retrain_on:
       data_changed: data/churn.csv
+    informed_by: [run:3f2a..., note:12]            # exploration runs / notes behind it (optional)
 
 The file is read with PyYAML's composer so every error names the key *and its line*
 (``trackflow.yaml line 7: unknown key 'shedule' ...``). Relative paths (the ``flow``
@@ -71,7 +72,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MODULE_ENTRY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 _TOP_KEYS = ("name", "description", "flow", "experiment", "run_name", "parameters", "schedule", "model", "retrain_on",
-             "tags", "work_pool")
+             "tags", "work_pool", "informed_by")
 _SCHEDULE_KEYS = ("cron", "interval", "rrule", "timezone", "active")
 _MODEL_KEYS = ("name", "stage", "promote_if")
 _RETRAIN_KEYS = ("data_changed", "check_every")
@@ -139,8 +140,13 @@ class PipelineSpec:
     model: ModelSpec | None = None
     retrain_on: RetrainSpec | None = None
     tags: tuple[str, ...] = ()
+    """Prefect tags of the deployment and its flow runs: the spec's ``tags``, then one
+    ``trackflow.informed_by:<node>`` tag per ``informed_by`` source (how they reach every
+    flow run, see :func:`~trackflow.tracked.options.link_informed_by`)."""
     work_pool: str | None = None
     lines: Mapping[str, int] = field(default_factory=dict)
+    informed_by: tuple[str, ...] = ()
+    """Exploration runs and notes (``run:<id>`` / ``note:<id>``) that informed the pipeline."""
 
     @property
     def source(self) -> str:
@@ -222,6 +228,7 @@ def parse_spec(text: str, *, path: Path | None = None, directory: Path | None = 
             raise check.error("parameters.data", problem, hint=_DATA_HINT)
     model = _model(check, values.get("model"), parameters)
     tags = check.string_list("tags", values.get("tags"))
+    informed_by = _informed_by(check, values.get("informed_by"))
     return PipelineSpec(
         name=name,
         flow=flow,
@@ -234,10 +241,29 @@ def parse_spec(text: str, *, path: Path | None = None, directory: Path | None = 
         schedule=_schedule(check, values.get("schedule")),
         model=model,
         retrain_on=_retrain(check, values.get("retrain_on"), base),
-        tags=tuple(tags),
+        tags=(*tags, *_informed_by_tags(informed_by)),
         work_pool=check.string("work_pool", values.get("work_pool")),
         lines=dict(lines),
+        informed_by=informed_by,
     )
+
+
+def _informed_by(check: Checker, value: Any) -> tuple[str, ...]:
+    """The ``informed_by`` list as lineage nodes (run ids, ``run:<id>``, ``note:<id>``)."""
+    from trackflow.tracking.notes import informing_nodes
+
+    items = [value] if isinstance(value, str) else value
+    sources = check.string_list("informed_by", items)
+    try:
+        return tuple(informing_nodes(sources))
+    except InvalidInputError as exc:
+        raise check.error("informed_by", f"`informed_by`: {exc}") from None
+
+
+def _informed_by_tags(informed_by: tuple[str, ...]) -> list[str]:
+    from trackflow.tracked.options import run_option_tags
+
+    return run_option_tags(informed_by=informed_by) if informed_by else []
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:

@@ -45,6 +45,7 @@ from trackflow.registry.validation import (
     validate_version,
     validate_version_options,
 )
+from trackflow.registry.why import WhyMixin
 from trackflow.tracking import hooks
 from trackflow.tracking.entities import now_ms
 from trackflow.tracking.hooks import current_flow_run_id
@@ -60,7 +61,7 @@ if TYPE_CHECKING:
 __all__ = ["RegistryClient"]
 
 
-class RegistryClient(DeploymentsMixin):
+class RegistryClient(DeploymentsMixin, WhyMixin):
     """Read and write the model registry on the database of ``client`` (through its ``store``)."""
 
     def __init__(self, client: Client, store: TrackingStore) -> None:

@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from prefect import Flow, Task
 
-from trackflow.tracked import binding, quiet_logs
+from trackflow.tracked import binding, flow_end, quiet_logs
 from trackflow.tracked.autolog import link, log_inputs
-from trackflow.tracked.options import TrackingOptions
+from trackflow.tracked.options import TrackingOptions, link_informed_by
 from trackflow.tracking.entities import RunStatus, now_ms
 from trackflow.tracking.fluent import get_client
 
@@ -84,7 +84,7 @@ def _finish(scope: binding.RunScope, result: Any = None, error: BaseException | 
             logger.warning("trackflow: could not record the failure of run %s: %s", scope.run_id, exc)
         if scope.will_retry(failure):
             return []
-    return _flow_end(scope) if scope.kind == "flow" else []
+    return flow_end.finish_flow(scope) if scope.kind == "flow" else []
 
 
 def _failed_state_message(result: Any) -> str | None:
@@ -93,35 +93,6 @@ def _failed_state_message(result: Any) -> str | None:
     if isinstance(result, State) and result.is_failed():
         return result.message or "Failed"
     return None
-
-
-def _flow_end(scope: binding.RunScope) -> list[Any]:
-    """Link the task runs to the flow run, publish report, table and event (never raises)."""
-    try:
-        from trackflow.dashboard.events import emit_run_event
-        from trackflow.dashboard.run_report import collect_summary, publish_run_report
-        from trackflow.tracking.rollup import roll_up_into
-
-        _reconcile_children(scope)
-        children = get_client().get_child_runs(scope.run_id)
-        roll_up_into(get_client(), scope.run_id, children=children)
-        summary = collect_summary(scope.run_id, children=children)
-        pending = publish_run_report(summary, flow_name=scope.label)
-        emit_run_event(summary, flow_run_id=scope.prefect_id)
-        return pending + quiet_logs.log_report_link(scope.run_id, scope.label, scope.prefect_id, deferred=bool(pending))
-    except Exception as exc:
-        logger.warning("trackflow: could not publish the dashboard of run %s: %s", scope.run_id, exc)
-        return []
-
-
-def _reconcile_children(scope: binding.RunScope) -> None:
-    """End this flow run's task runs left RUNNING whose Prefect task runs are final (a lost end)."""
-    from trackflow.tracked.reconcile import reconcile_flow_children
-
-    try:
-        reconcile_flow_children(get_client(), scope.prefect_id)
-    except Exception as exc:
-        logger.warning("trackflow: could not reconcile the task runs of flow run %s: %s", scope.prefect_id, exc)
 
 
 async def _await_all(pending: list[Any]) -> None:
@@ -175,6 +146,8 @@ class _Call:
 
     def __init__(self, kind: str, fn: Callable[..., Any], options: TrackingOptions, args: Any, kwargs: Any, *, generator: bool = False) -> None:
         self.scope = binding.RunScope.begin(kind, _arguments(fn, args, kwargs), options)
+        if self.scope is not None and kind == "flow":
+            link_informed_by(self.scope.run_id, options)  # its informed_by, and a deployment's (tags)
         self.generator = generator
         self.result: Any = None
 
@@ -261,6 +234,7 @@ def _task_failed(task: Any, task_run: Any, state: Any) -> None:
 
 
 def _settle_flow(flow_run: Any, status: RunStatus, state: Any) -> None:
+    flow_end.join(flow_run.id)
     if binding.settle(flow_run.id, status, state.message):
         bound = binding.lookup(flow_run.id, query=False)
         if bound is not None:
@@ -268,6 +242,10 @@ def _settle_flow(flow_run: Any, status: RunStatus, state: Any) -> None:
             from trackflow.dashboard.run_report import collect_summary
 
             emit_run_event(collect_summary(bound.run_id), flow_run_id=str(flow_run.id))
+
+
+def _flow_completed(flow: Any, flow_run: Any, state: Any) -> None:
+    flow_end.join(flow_run.id)  # the report, published while Prefect ended the run
 
 
 def _flow_failed(flow: Any, flow_run: Any, state: Any) -> None:
@@ -284,6 +262,7 @@ def _flow_cancelled(flow: Any, flow_run: Any, state: Any) -> None:
 
 _TASK_HOOKS: dict[str, Callable[..., None]] = {"on_completion": _task_completed, "on_failure": _task_failed}
 _FLOW_HOOKS: dict[str, Callable[..., None]] = {
+    "on_completion": _flow_completed,
     "on_failure": _flow_failed,
     "on_crashed": _flow_crashed,
     "on_cancellation": _flow_cancelled,

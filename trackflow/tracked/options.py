@@ -21,6 +21,10 @@ Every option is keyword-only on the decorators and on ``with_options``:
 ``log_models``
     A returned fitted scikit-learn estimator: its ``get_params()`` as ``model.*``
     params, training metrics (``training_*``) and the saved model package.
+``informed_by``
+    Exploration runs and notes (run ids, ``run:<id>``, ``note:<id>``, ``Run`` / ``Note``)
+    that informed this flow: each flow run records an ``informs`` edge from each of them
+    (:func:`link_informed_by`); a deployment adds its own through the flow run's tags.
 """
 
 from __future__ import annotations
@@ -31,7 +35,16 @@ from typing import Any
 
 from trackflow.exceptions import InvalidInputError
 
-__all__ = ["FLOW_HOOKS", "RUN_OPTION_TAGS", "TASK_HOOKS", "UNSET", "TrackingOptions", "run_option_tags"]
+__all__ = [
+    "FLOW_HOOKS",
+    "INFORMED_BY_TAG",
+    "RUN_OPTION_TAGS",
+    "TASK_HOOKS",
+    "UNSET",
+    "TrackingOptions",
+    "link_informed_by",
+    "run_option_tags",
+]
 
 
 class _Unset:
@@ -70,10 +83,16 @@ class TrackingOptions:
     log_params: bool = True
     log_datasets: bool = True
     log_models: bool = True
+    informed_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        from trackflow.tracking.notes import informing_nodes
+
+        object.__setattr__(self, "informed_by", tuple(informing_nodes(self.informed_by or ())))
         for option in fields(self):
             value = getattr(self, option.name)
+            if option.name == "informed_by":
+                continue
             if isinstance(option.default, bool):  # the switches
                 if not isinstance(value, bool):
                     raise InvalidInputError(f"Tracking option {option.name!r} must be True or False, got {value!r}.")
@@ -132,6 +151,9 @@ class TrackingOptions:
         replacing this flow's own: how a deployment's experiment and run name reach a top-level
         flow run on a worker. Several values of one option: the first in sorted order."""
         changes: dict[str, Any] = {}
+        informing = sorted(t[len(INFORMED_BY_TAG):] for t in (tags or ()) if isinstance(t, str) and t.startswith(INFORMED_BY_TAG))
+        if informing:
+            changes["informed_by"] = (*self.informed_by, *informing)
         for option, prefix in RUN_OPTION_TAGS.items():
             values = sorted(t[len(prefix):] for t in (tags or ()) if isinstance(t, str) and t.startswith(prefix))
             if values and values[0].strip():
@@ -163,8 +185,37 @@ RUN_OPTION_TAGS = {"experiment": "trackflow.experiment:", "run_name": "trackflow
 into every flow run created from it, whatever executes it: any work pool, ``serve``)."""
 
 
-def run_option_tags(*, experiment: str | None = None, run_name: str | None = None) -> list[str]:
-    """The Prefect tags that make a flow run record into ``experiment`` / name its run ``run_name``."""
-    TrackingOptions(experiment=experiment, run_name=run_name)  # validated like the decorator's
+INFORMED_BY_TAG = "trackflow.informed_by:"
+"""Prefect tag prefix of a run or note that informed a flow run (one tag per source)."""
+
+
+def run_option_tags(
+    *, experiment: str | None = None, run_name: str | None = None, informed_by: Iterable[str] = ()
+) -> list[str]:
+    """The Prefect tags that make a flow run record into ``experiment`` / name its run
+    ``run_name`` / record that ``informed_by`` (run ids, note refs) informed it."""
+    checked = TrackingOptions(experiment=experiment, run_name=run_name, informed_by=tuple(informed_by))
     given = {"experiment": experiment, "run_name": run_name}
-    return [RUN_OPTION_TAGS[k] + v for k, v in given.items() if v is not None]
+    return [RUN_OPTION_TAGS[k] + v for k, v in given.items() if v is not None] + [
+        INFORMED_BY_TAG + node for node in checked.informed_by
+    ]
+
+
+def link_informed_by(run_id: str, options: TrackingOptions) -> None:
+    """Record what informed the flow run ``run_id``: ``options.informed_by`` and the
+    ``trackflow.informed_by:`` tags of the current Prefect flow run (a deployment's spec).
+    Never raises: a failure is logged (the flow runs on)."""
+    import logging
+
+    from trackflow.tracking.fluent import get_client
+
+    try:
+        from prefect.context import FlowRunContext
+
+        context = FlowRunContext.get()
+        tags = getattr(getattr(context, "flow_run", None), "tags", None) if context is not None else None
+        sources = options.from_run_tags(tags).informed_by
+        if sources:
+            get_client().link_informs(run_id, sources)
+    except Exception as exc:  # noqa: BLE001 - tracking never breaks the flow
+        logging.getLogger("trackflow.flows").warning("trackflow: could not record what informed run %s: %s", run_id, exc)

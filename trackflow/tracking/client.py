@@ -22,6 +22,7 @@ from trackflow.tracking.client_logging import LoggingMixin
 from trackflow.tracking.client_runs import RunQueriesMixin
 from trackflow.tracking.entities import Experiment, Run, RunStatus, ms_to_datetime, now_ms
 from trackflow.tracking.lineage import LineageMixin
+from trackflow.tracking.notes import NotesMixin
 from trackflow.tracking.search import (
     check_search_text,
     decode_page_token,
@@ -55,7 +56,7 @@ class RunPage(list[Run]):
     token: str | None = None
 
 
-class Client(LoggingMixin, ArtifactsMixin, LineageMixin, RunQueriesMixin, LifecycleMixin):
+class Client(LoggingMixin, NotesMixin, ArtifactsMixin, LineageMixin, RunQueriesMixin, LifecycleMixin):
     """Read and write runs, metrics, artifacts, datasets, lineage and (``.registry``) models.
 
     ``Client()`` uses ``TRACKFLOW_TRACKING_URI`` / ``TRACKFLOW_ARTIFACT_ROOT`` or the
@@ -97,7 +98,9 @@ class Client(LoggingMixin, ArtifactsMixin, LineageMixin, RunQueriesMixin, Lifecy
         """The experiment called ``name``, created on first use."""
         validate_name(name)
         with self._store.transaction() as tx:
-            return tx.get_or_create_experiment(name)
+            experiment = tx.get_or_create_experiment(name)
+        self._experiment_ids[name] = experiment.id  # start_run can queue its runs now
+        return experiment
 
     def get_experiment_by_name(self, name: str) -> Experiment:
         """The experiment called ``name``; NotFoundError if there is none."""

@@ -1,4 +1,4 @@
-"""Logging params, metrics, tags and notes (the write-heavy half of the Client)."""
+"""Logging params, metrics and tags (the write-heavy half of the Client; notes: :mod:`.notes`)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,12 @@ from typing import Any
 
 from trackflow.exceptions import InvalidInputError, NotFoundError
 from trackflow.tracking.buffer import WriteBuffer
-from trackflow.tracking.entities import Metric, Note
+from trackflow.tracking.entities import Metric
 from trackflow.tracking.store.base import MetricRecord, TrackingStore
 from trackflow.tracking.validation import (
-    MAX_NOTE_LENGTH,
     metric_value_to_float,
     tag_value_to_str,
     validate_key,
-    validate_note_kind,
     validate_params,
     validate_run_id,
     validate_step,
@@ -29,7 +27,7 @@ MetricInput = Mapping[str, Any] | Iterable[Metric | tuple[Any, ...]]
 
 
 class LoggingMixin:
-    """Params (write-once), metrics (full history), tags and notes of a run."""
+    """Params (write-once), metrics (full history) and tags of a run."""
 
     _store: TrackingStore
     _buffer: WriteBuffer
@@ -131,27 +129,6 @@ class LoggingMixin:
         clean_tags = _clean_tags(tags or {})
         records = _metric_records(run_id, metrics or {}, step)
         self._buffer.add_batch(run_id, params=clean_params, tags=clean_tags, metrics=records)
-
-    # ---- notes ----------------------------------------------------------------------
-
-    def note(self, run_id: str, text: str, *, kind: str = "note") -> Note:
-        """Attach a timestamped note (note, decision, assumption or finding) to a run."""
-        run_id = self._known_run(run_id)
-        note_kind = validate_note_kind(kind)
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidInputError("A note needs non-empty text.")
-        if len(text) > MAX_NOTE_LENGTH:
-            raise InvalidInputError(f"A note is limited to {MAX_NOTE_LENGTH} characters; got {len(text)}.")
-        self._buffer.ensure_written(run_id)
-        with self._store.transaction() as tx:
-            return tx.create_note(run_id, note_kind.value, text)
-
-    def get_notes(self, run_id: str, *, kind: str | None = None) -> list[Note]:
-        """A run's notes, oldest first (one kind only when given)."""
-        run_id = validate_run_id(run_id)
-        wanted = validate_note_kind(kind).value if kind is not None else None
-        with self._store.transaction(write=False) as tx:
-            return tx.read_notes(run_id, wanted)
 
 
 def _clean_tags(tags: Mapping[str, Any]) -> dict[str, str]:

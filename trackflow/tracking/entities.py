@@ -24,6 +24,9 @@ __all__ = [
     "Artifact",
     "LineageEdge",
     "HIERARCHY",
+    "EVIDENCE",
+    "NOTED_IN",
+    "INFORMS",
     "ms_to_datetime",
     "now_ms",
 ]
@@ -96,13 +99,27 @@ class Param:
 
 @dataclass(frozen=True)
 class Note:
-    """A free-text note with a kind: note, decision, assumption or finding."""
+    """A free-text note with a kind: note, decision, assumption or finding.
+
+    A note is the lineage node ``note:<id>`` (:attr:`ref`): ``evidence`` holds the node ids
+    its evidence edges come from (``dataset:<fp>``, ``run:<id>``, ``artifact:<uri>`` ...),
+    with ``evidence_names`` the name recorded on each edge (``metrics.auc``, a dataset's or
+    artifact's name; empty when none); ``informs`` the runs it informs (``run:<id>``).
+    """
 
     id: int
     run_id: str
     kind: NoteKind
     text: str
     created_at: datetime
+    evidence: tuple[str, ...] = ()
+    evidence_names: tuple[str, ...] = ()
+    informs: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        """The lineage reference of this note, ``note:<id>``."""
+        return f"note:{self.id}"
 
 
 @dataclass(frozen=True)
@@ -165,6 +182,14 @@ HIERARCHY = "part_of"
 """The relation earlier versions recorded for hierarchy (task run part of flow run); the
 hierarchy now comes from the runs' parents (``LineageGraph.groups``), so such edges in an
 existing database are never followed or drawn."""
+
+
+EVIDENCE = "evidence"
+"""Relation of a lineage edge from a piece of evidence to the note (``note:<id>``) it supports."""
+NOTED_IN = "noted_in"
+"""Relation of a lineage edge from a note to the run it was written in."""
+INFORMS = "informs"
+"""Relation of a lineage edge from a note or an exploration run to a run it informed."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import Any
@@ -19,6 +19,7 @@ from trackflow.exceptions import InvalidInputError, TrackflowError
 from trackflow.tracking import context
 from trackflow.tracking.client import DEFAULT_EXPERIMENT, Client
 from trackflow.tracking.entities import Artifact, Dataset, Note, Run, RunStatus
+from trackflow.tracking.figures import LoggedFigure
 
 __all__ = [
     "ActiveRun",
@@ -37,6 +38,7 @@ __all__ = [
     "set_tag",
     "set_tags",
     "note",
+    "log_figure",
     "log_dataset",
     "log_artifact",
     "log_dict",
@@ -220,9 +222,27 @@ def set_tags(tags: Mapping[str, Any]) -> None:
     get_client().set_tags(_run_id(), tags)
 
 
-def note(text: str, *, kind: str = "note") -> Note:
-    """Attach a note (note, decision, assumption, finding) to the active run."""
-    return get_client().note(_run_id(), text, kind=kind)
+def note(
+    text: str,
+    *,
+    kind: str = "note",
+    evidence: Iterable[Any] | None = None,
+    informs: Iterable[str | Run] | str | None = None,
+) -> Note:
+    """Attach a note (note, decision, assumption, finding) to the active run.
+
+    ``evidence`` is what it rests on: lineage references (``run:<id>``, ``dataset:<fp>``,
+    ``note:<id>`` ...), entities, what :func:`log_figure` returned, ``"metrics.<key>"`` of
+    the active run, an artifact path of it, a DataFrame or array. ``informs``: the runs
+    (pipeline runs) it informs. See :meth:`Client.note`.
+    """
+    return get_client().note(_run_id(), text, kind=kind, evidence=evidence, informs=informs)
+
+
+def log_figure(figure: Any, path: str) -> LoggedFigure:
+    """Store a matplotlib / plotly figure of the active run as PNG + SVG at ``path``
+    (``"plots/age.png"``); pass the result (or its ``ref``) as a note's evidence."""
+    return get_client().log_figure(_run_id(), figure, path)
 
 
 def log_dataset(data: Any, name: str, *, role: str = "input", source: str | None = None) -> Dataset:

@@ -1,6 +1,7 @@
 """Lineage graphs: what a run, dataset, model or model version came from and led to.
 
-Node ids: ``run:<id>``, ``dataset:<fingerprint>``, ``model:runs:/<run id>/<path>`` (a
+Node ids: ``run:<id>``, ``dataset:<fingerprint>``, ``note:<id>`` (a note, see
+:mod:`trackflow.tracking.notes`), ``model:runs:/<run id>/<path>`` (a
 model package a run logged: one node, its files are not nodes), ``model:<name>/<version>``
 (a registered version, kind ``model_version``), ``artifact:<uri>``, ``deployment:<id>``.
 Hierarchy (a task run is part of its flow run) is not an edge of the graph but a group:
@@ -107,7 +108,7 @@ class LineageGraph:
         """A mermaid ``graph TD``; groups (a flow run's task runs) become subgraphs."""
         ids = {node_id: f"n{i}" for i, node_id in enumerate(self.nodes)}
         shapes = {"dataset": ("[(", ")]"), "model": ("{{", "}}"), "model_version": ("[[", "]]"),
-                  "artifact": ("[/", "/]"), "run": ("(", ")")}  # fmt: skip
+                  "artifact": ("[/", "/]"), "run": ("(", ")"), "note": (">", "]")}  # fmt: skip
         drawn = self.drawn_edges()
         touched = {n for e in drawn for n in (e.source, e.target)}
         if self.root not in self.groups.values():
@@ -272,7 +273,7 @@ class _RunCache:
     def __init__(self, tx: TrackingTransaction) -> None:
         self._tx = tx
         self.known: dict[str, Run] = {}
-        self._children: dict[str, list[str]] = {}
+        self._descendants: dict[str, list[str]] = {}
 
     def get_many(self, run_ids: Iterable[str]) -> dict[str, Run]:
         wanted = list(dict.fromkeys(run_ids))
@@ -282,19 +283,11 @@ class _RunCache:
         return {r: self.known[r] for r in wanted if r in self.known}
 
     def descendants(self, run_id: str) -> list[str]:
-        found: list[str] = []
-        frontier = [run_id]
-        while frontier:
-            children = [c for parent in frontier for c in self._children_of(parent) if c not in found]
-            found += children
-            frontier = children
-        return found
-
-    def _children_of(self, run_id: str) -> list[str]:
-        # a flow-run root's nested runs are needed twice (seeds and scope): read them once
-        if run_id not in self._children:
-            self._children[run_id] = self._tx.read_child_run_ids(run_id)
-        return self._children[run_id]
+        # one query per nesting level (not per run); a flow-run root's nested runs are needed
+        # twice (seeds and scope): read them once
+        if run_id not in self._descendants:
+            self._descendants[run_id] = self._tx.read_descendant_run_ids([run_id])
+        return self._descendants[run_id]
 
     def top(self, run_id: str) -> str:
         current = run_id
@@ -370,6 +363,7 @@ def _describe_nodes(
     datasets = tx.read_datasets_by_fingerprint(fingerprints)
     recorded = tx.read_nodes([n for n in node_ids if n.startswith("model:runs:/")])
     artifact_names = {e.target: e.name for e in edges if e.name and e.target.startswith("artifact:")}
+    notes = tx.read_notes_by_id([int(n[5:]) for n in node_ids if n.startswith("note:") and n[5:].isdigit()])
     nodes: dict[str, LineageNode] = {}
     for node_id in node_ids:
         kind, _, key = node_id.partition(":")
@@ -387,6 +381,11 @@ def _describe_nodes(
         elif node_kind(node_id) == "model_version":
             name, _, version = key.rpartition("/")
             nodes[node_id] = LineageNode(node_id, "model_version", f"{name} v{version}", {"name": name, "version": version})
+        elif kind == "note" and key.isdigit() and int(key) in notes:
+            note = notes[int(key)]
+            attrs = {"kind": note.kind.value, "run_id": note.run_id, "created_at": note.created_at.isoformat(),
+                     "text": note.text}
+            nodes[node_id] = LineageNode(node_id, "note", note.text[:80], attrs)
         elif kind == "artifact":
             label = artifact_names.get(node_id) or key.rsplit("/", 1)[-1]
             nodes[node_id] = LineageNode(node_id, "artifact", label, {"uri": key})

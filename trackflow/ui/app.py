@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from trackflow import __version__
 from trackflow.exceptions import NotFoundError, TrackflowError
 from trackflow.tracking.client import Client
-from trackflow.ui import compare, experiments, lineage, registry, run, runs
+from trackflow.ui import compare, experiments, journal, lineage, registry, run, runs
 from trackflow.ui.web import STATIC_DIR, render
 
 __all__ = ["create_app", "app_from_env", "ROUTERS", "TOKEN_ENV", "TOKEN_COOKIE", "ServerTiming"]
@@ -37,6 +37,7 @@ ROUTERS: list[APIRouter] = [
     compare.router,
     lineage.router,
     registry.router,
+    journal.router,
 ]
 
 

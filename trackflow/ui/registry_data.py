@@ -6,7 +6,8 @@
   the metric keys to chart across versions, the transition history (who / when / why and the
   promotion decision's values) and its latest card;
 * :func:`version_detail`: one version's signature, input example, the upstream lineage to
-  its data, where it is served and its run.
+  its data, where it is served, its run and why it is what it is (``why``: the registry's
+  report, :mod:`trackflow.ui.why_view`).
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ def version_detail(client: Client, name: str, version: int | str) -> dict[str, A
     from trackflow.dashboard.model_card import package_signature
     from trackflow.registry.uris import parse_source
     from trackflow.ui.lineage import lineage_data
+    from trackflow.ui.why_view import why_data
 
     registry = client.registry
     mv = registry.get_version(name, version)
@@ -165,6 +167,7 @@ def version_detail(client: Client, name: str, version: int | str) -> dict[str, A
         "lineage_href": f"/lineage?ref={mv.ref}",
         "deployments": [_deployment(d) for d in registry.deployments(name, version=mv.version)],
         "history": [_transition(t) for t in reversed(registry.history(name, version=mv.version))],
+        "why": why_data(client, name, mv.version),
         "run": None if run is None else {"id": run.id, "name": run.name, "status": run.status.value,
                                          "experiment": run.experiment_name, "params": run.params,
                                          "href": f"/runs/{run.id}",

@@ -165,7 +165,24 @@ class TrackingTransaction(abc.ABC):
 
     @abc.abstractmethod
     def read_notes(self, run_id: str, kind: str | None = None) -> list[Note]:
-        """Notes of a run (only one ``kind`` when given), oldest first."""
+        """Notes of a run (only one ``kind`` when given), oldest first, with their evidence
+        and the runs they inform (their ``evidence`` / ``informs`` lineage edges)."""
+
+    @abc.abstractmethod
+    def read_notes_of_runs(self, run_ids: Sequence[str]) -> dict[str, list[Note]]:
+        """run id -> its notes, oldest first, as :meth:`read_notes` (runs without notes left out)."""
+
+    @abc.abstractmethod
+    def read_notes_by_id(self, note_ids: Sequence[int]) -> dict[int, Note]:
+        """Notes by id, with evidence and informs as :meth:`read_notes`; unknown ids left out."""
+
+    @abc.abstractmethod
+    def search_notes(
+        self, *, terms: Sequence[str], kind: str | None, experiment_id: str | None, run_id: str | None, limit: int
+    ) -> list[Note]:
+        """Notes of live runs holding every one of ``terms`` (lowercase words; a word of the
+        text starting with the term matches; no terms: every note), of one ``kind``,
+        experiment or run when given; newest first, at most ``limit``."""
 
     # ---- artifacts, datasets, lineage ------------------------------------------------
 
@@ -331,6 +348,14 @@ class Store(abc.ABC, Generic[TxT_co]):
         in the block or at commit, raise :class:`~trackflow.exceptions.StoreError`; other
         exceptions propagate unchanged (after the rollback).
         """
+
+    def batch_transaction(self) -> AbstractContextManager[TxT_co]:
+        """A write transaction for the write buffer's batches, with the contract of
+        ``transaction()``. Only ``create_runs``, ``log_params``, ``read_params``,
+        ``set_tags``, ``log_metrics`` and ``update_run`` are called on it, so a store may
+        make it cheaper than a general transaction; by default it is one.
+        """
+        return self.transaction()
 
     @abc.abstractmethod
     def dispose(self) -> None:
