@@ -37,7 +37,7 @@ app.add_typer(db.app, name="db")
 _OPTIONAL_GROUPS = (
     ("trackflow.cli.models", "models"),
     ("trackflow.cli.artifacts", "artifacts"),
-    ("trackflow.cli.notes", "notes"),  # `trackflow notes ...` (a Typer `app` in cli/notes.py): added once it exists
+    ("trackflow.cli.notes", "notes"),
     ("trackflow.cli.lineage", None),
     ("trackflow.cli.gc", None),
     ("trackflow.cli.pipelines", None),
