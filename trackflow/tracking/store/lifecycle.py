@@ -19,8 +19,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from trackflow.tracking.entities import now_ms
 from trackflow.tracking.search import Expr, OrderBy
+from trackflow.tracking.store.keyed_search import search_page
 from trackflow.tracking.store.orm import Base, ExperimentRow, LineageEdgeRow, LineageNodeRow, RunRow
-from trackflow.tracking.store.search_sql import build_search_statement
 from trackflow.tracking.store.sql import SessionOps, chunks
 
 __all__ = ["LifecycleOps", "RunDeletionRow", "not_deleted"]
@@ -54,14 +54,13 @@ class LifecycleOps(SessionOps):
         limit: int,
         offset: int,
     ) -> list[str]:
-        statement = build_search_statement(
-            experiment_ids=experiment_ids, filter_expr=filter_expr, order_by=order_by, limit=limit, offset=offset
-        )
-        if top_level:
-            statement = statement.where(RunRow.parent_run_id.is_(None))
+        where = [RunRow.parent_run_id.is_(None)] if top_level else []
         if deleted is not None:
-            statement = statement.where(~not_deleted() if deleted else not_deleted())
-        return list(self.session.scalars(statement))
+            where.append(~not_deleted() if deleted else not_deleted())
+        return search_page(
+            self.session, experiment_ids=experiment_ids, filter_expr=filter_expr, order_by=order_by, limit=limit,
+            offset=offset, where=where,
+        )
 
     def read_deleted(self, run_ids: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}

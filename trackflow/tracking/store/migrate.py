@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0008"
 """The newest migration; a test checks it against alembic's head. Lets the common path
 (a current database) skip importing alembic, which costs ~0.3 s of CLI start-up."""
 _ADVISORY_LOCK_KEY = 0x7472_6B66  # "trkf"

@@ -18,9 +18,9 @@ from trackflow.exceptions import InvalidInputError
 from trackflow.tracking.entities import Run
 from trackflow.tracking.search import Expr, OrderBy
 from trackflow.tracking.store.convert import metric_value, to_run
+from trackflow.tracking.store.keyed_search import search_page
 from trackflow.tracking.store.lifecycle import not_deleted
 from trackflow.tracking.store.orm import LatestMetricRow, MetricRow, RunRow
-from trackflow.tracking.store.search_sql import build_search_statement
 from trackflow.tracking.store.sql import SessionOps, chunks, driver_insert, driver_rows, driver_update, marker, quote
 from trackflow.tracking.validation import escape_surrogates
 
@@ -252,7 +252,7 @@ class RunOps(SessionOps):
         limit: int,
         offset: int,
     ) -> list[str]:
-        statement = build_search_statement(
-            experiment_ids=experiment_ids, filter_expr=filter_expr, order_by=order_by, limit=limit, offset=offset
+        return search_page(
+            self.session, experiment_ids=experiment_ids, filter_expr=filter_expr, order_by=order_by, limit=limit,
+            offset=offset, where=[not_deleted()],
         )
-        return list(self.session.scalars(statement.where(not_deleted())))

@@ -20,9 +20,11 @@ Semantics (the same on SQLite and PostgreSQL unless noted):
 
 Performance: when a metric/param/tag in the order-by is also constrained by a top-level
 ``and`` term of the filter, it is INNER JOINed with that condition (no NULLs are possible,
-so no NULLS-LAST term is needed) and SQLite can walk ``ix_latest_metrics_key_value`` in
-order and stop after ``limit`` rows. Other terms become correlated ``EXISTS`` probes on
-the ``(run_id, key)`` primary keys.
+so no NULLS-LAST term is needed) and SQLite can walk the ``(key, value)`` index in order
+(``ix_latest_metrics_key_value``; ``ix_params_key_value`` / ``ix_tags_key_value`` on SQLite).
+Other terms become correlated ``EXISTS`` probes on the ``(run_id, key)`` primary keys. A
+search ordered by one metric, param or tag is paged in index-driven steps (ties included)
+by :mod:`trackflow.tracking.store.keyed_search`, with :func:`compile_head_statement`.
 """
 
 from __future__ import annotations
@@ -34,16 +36,36 @@ from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select
 from sqlalchemy.orm import QueryableAttribute, aliased
 
 from trackflow.exceptions import InvalidInputError
-from trackflow.tracking.search import MAX_PAGE_OFFSET, And, Comparison, Expr, Or, OrderBy, check_filter, check_order_by
+from trackflow.tracking.search import (
+    MAX_PAGE_OFFSET,
+    And,
+    Comparison,
+    Expr,
+    Or,
+    OrderBy,
+    check_filter,
+    check_order_by,
+)
 from trackflow.tracking.store.orm import ExperimentRow, LatestMetricRow, ParamRow, RunRow, TagRow
 
-__all__ = ["build_search_statement", "compile_filter"]
+__all__ = [
+    "HAS_VALUE",
+    "KEYED_TABLES",
+    "build_search_statement",
+    "check_search",
+    "compile_head_statement",
+    "compile_filter",
+    "compile_search_statement",
+    "conjuncts",
+    "experiment_condition",
+]
 
-_KEYED_TABLES: dict[str, Any] = {
+KEYED_TABLES: dict[str, Any] = {
     "metrics": LatestMetricRow,
     "params": ParamRow,
     "tags": TagRow,
 }
+"""The table of each keyed search entity (a metric's latest value, a param, a tag)."""
 
 _RUN_COLUMNS: dict[str, QueryableAttribute[Any]] = {
     "status": RunRow.status,
@@ -59,8 +81,16 @@ _RUN_COLUMNS: dict[str, QueryableAttribute[Any]] = {
 _NULLABLE_ATTRIBUTES = frozenset({"end_time", "parent_run_id", "flow_run_id", "task_run_id"})
 
 
+HAS_VALUE = "HAS VALUE"
+"""An operator the filter language does not have (built in code, never parsed): the key is
+there with a value, i.e. for a metric one that is not NaN (stored as NULL). ``value`` is
+ignored. It INNER JOINs an ordered key like any comparison on it."""
+
+
 def _compare(column: QueryableAttribute[Any], op: str, value: object) -> ColumnElement[bool]:
     """``column <op> :value`` with the value bound."""
+    if op == HAS_VALUE:
+        return column.is_not(None)
     if op == "=":
         return column == value
     if op == "!=":
@@ -84,7 +114,7 @@ def _compare(column: QueryableAttribute[Any], op: str, value: object) -> ColumnE
 
 
 def _keyed_table(entity: str) -> Any:
-    table = _KEYED_TABLES.get(entity)
+    table = KEYED_TABLES.get(entity)
     if table is None:
         raise InvalidInputError(
             f"Unknown search entity {entity!r}: expected metrics, params, tags or attributes."
@@ -124,11 +154,12 @@ def compile_filter(expr: Expr) -> ColumnElement[bool]:
     raise InvalidInputError(f"Not a search filter expression: {expr!r}.")
 
 
-def _conjuncts(expr: Expr | None) -> list[Expr]:
+def conjuncts(expr: Expr | None) -> list[Expr]:
+    """The top-level ``and`` terms of a filter (one term if it is not an ``and``; none for None)."""
     if expr is None:
         return []
     if isinstance(expr, And):
-        return [part for item in expr.items for part in _conjuncts(item)]
+        return [part for item in expr.items for part in conjuncts(item)]
     return [expr]
 
 
@@ -153,73 +184,130 @@ def build_search_statement(
     (:func:`~trackflow.tracking.search.check_filter`), so no value reaches the driver that
     it cannot encode: such input raises InvalidInputError, never a driver error.
     """
+    check_search(filter_expr=filter_expr, order_by=order_by, limit=limit, offset=offset)
+    return compile_search_statement(
+        experiment_ids=experiment_ids, filter_expr=filter_expr, order_by=order_by, limit=limit, offset=offset
+    )
+
+
+def check_search(*, filter_expr: Expr | None, order_by: Sequence[OrderBy], limit: int, offset: int) -> None:
+    """Raise InvalidInputError for a page, filter or order-by :func:`build_search_statement` refuses."""
     _check_page(limit, offset)
     check_filter(filter_expr)
     check_order_by(order_by)
-    statement = select(RunRow.id).select_from(RunRow)
-    conditions: list[ColumnElement[bool]] = []
-    if experiment_ids is not None:
-        ids = [str(experiment_id) for experiment_id in experiment_ids]
-        if len(ids) == 1:
-            conditions.append(RunRow.experiment_id == ids[0])
-        else:
-            conditions.append(RunRow.experiment_id.in_(ids))
 
-    remaining = _conjuncts(filter_expr)
-    ordering: list[ColumnElement[Any]] = []
-    joined: dict[tuple[str, str], tuple[Any, bool]] = {}
-    for item in order_by:
-        if item.entity == "attributes":
-            column, nullable = _attribute_sort_column(item.key, joined)
-            if column is None:  # the experiment name needs a join
-                experiments = aliased(ExperimentRow)
-                statement = statement.join(experiments, experiments.id == RunRow.experiment_id)
-                column, nullable = experiments.name, False
-                joined[("attributes", "experiment")] = (column, False)
-        elif (item.entity, item.key) in joined:
-            column, nullable = joined[(item.entity, item.key)]
-        else:
-            row = aliased(_keyed_table(item.entity))
-            on = [row.run_id == RunRow.id, row.key == item.key]
-            matching = [
-                part
-                for part in remaining
-                if isinstance(part, Comparison)
-                and (part.entity, part.key) == (item.entity, item.key)
-            ]
-            if matching:
-                # The filter already requires this key with a non-NULL value: INNER JOIN and
-                # filter on the join, so the index on (key, value) can drive the query.
-                remaining = [part for part in remaining if part not in matching]
-                on.extend(_compare(row.value, part.op, part.value) for part in matching)
-                statement = statement.join(row, and_(*on))
-                nullable = False
-            else:
-                statement = statement.outerjoin(row, and_(*on))
-                nullable = True
-            column = row.value
-            joined[(item.entity, item.key)] = (column, nullable)
-        if nullable:
-            ordering.append(column.is_(None))
-        ordering.append(column.asc() if item.ascending else column.desc())
 
-    conditions.extend(compile_filter(part) for part in remaining)
-    if conditions:
-        statement = statement.where(*conditions)
-    ordering.extend([RunRow.start_time.desc(), RunRow.id.asc()])
+def experiment_condition(experiment_ids: Sequence[str] | None) -> ColumnElement[bool] | None:
+    """``runs.experiment_id`` in ``experiment_ids`` (None: every experiment, no condition)."""
+    if experiment_ids is None:
+        return None
+    ids = [str(experiment_id) for experiment_id in experiment_ids]
+    return RunRow.experiment_id == ids[0] if len(ids) == 1 else RunRow.experiment_id.in_(ids)
+
+
+def compile_search_statement(
+    *,
+    experiment_ids: Sequence[str] | None,
+    filter_expr: Expr | None,
+    order_by: Sequence[OrderBy],
+    limit: int,
+    offset: int,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> Select[Any]:
+    """:func:`build_search_statement` for input already checked (:func:`check_search`), e.g.
+    a checked filter with comparisons added on values read from the store; ``where`` adds
+    the caller's own conditions on ``runs``."""
+    ordered = _OrderedSelect(filter_expr, order_by)
+    conditions = _conditions(experiment_ids, ordered.remaining, where)
+    statement = ordered.statement.where(*conditions) if conditions else ordered.statement
+    ordering = [*ordered.ordering, RunRow.start_time.desc(), RunRow.id.asc()]
     return statement.order_by(*ordering).limit(limit).offset(offset)
 
 
-def _attribute_sort_column(
-    key: str, joined: dict[tuple[str, str], tuple[Any, bool]]
-) -> tuple[Any, bool]:
-    """The column to sort by for an attribute, and whether it can be NULL.
+def compile_head_statement(
+    *,
+    experiment_ids: Sequence[str] | None,
+    filter_expr: Expr | None,
+    item: OrderBy,
+    limit: int,
+    where: Sequence[ColumnElement[bool]] = (),
+) -> Select[Any]:
+    """``SELECT value, runs.start_time, runs.id`` of the first ``limit`` matching runs that
+    have the keyed ``item`` (a metric, param or tag; not NaN), in the order of its value only.
 
-    Returns ``(None, False)`` for ``experiment`` the first time (the caller joins it).
+    No tie-break is sorted, so with a ``(key, value)`` index SQLite walks the index and
+    stops after ``limit`` rows: :mod:`trackflow.tracking.store.keyed_search` pages with it.
     """
-    if key == "experiment":
-        return joined.get(("attributes", "experiment"), (None, False))
-    column = _RUN_COLUMNS.get(key)
-    if column is None:
-        raise InvalidInputError(f"Unknown run attribute {key!r} in order_by.")
-    return column, key in _NULLABLE_ATTRIBUTES
+    has_value = Comparison(item.entity, item.key, HAS_VALUE, "")
+    ordered = _OrderedSelect(has_value if filter_expr is None else And((filter_expr, has_value)), [item])
+    conditions = _conditions(experiment_ids, ordered.remaining, where)
+    statement = ordered.statement.with_only_columns(ordered.columns[0], RunRow.start_time, RunRow.id)
+    statement = statement.where(*conditions) if conditions else statement
+    return statement.order_by(*ordered.ordering).limit(limit)
+
+
+def _conditions(
+    experiment_ids: Sequence[str] | None, remaining: Sequence[Expr], where: Sequence[ColumnElement[bool]]
+) -> list[ColumnElement[bool]]:
+    in_experiments = experiment_condition(experiment_ids)
+    conditions = [] if in_experiments is None else [in_experiments]
+    conditions.extend(compile_filter(part) for part in remaining)
+    conditions.extend(where)
+    return conditions
+
+
+class _OrderedSelect:
+    """``SELECT runs.id`` joined to what ``order_by`` sorts on, with the sort terms.
+
+    A metric/param/tag sorted on is OUTER JOINed (NULLs last), unless a top-level ``and``
+    term of the filter constrains it: then it is INNER JOINed with that condition (no
+    NULLs, so no NULLS-LAST term) and the term leaves :attr:`remaining`, so the index on
+    ``(key, value)`` can drive the query.
+    """
+
+    def __init__(self, filter_expr: Expr | None, order_by: Sequence[OrderBy]) -> None:
+        self.statement: Select[Any] = select(RunRow.id).select_from(RunRow)
+        self.remaining: list[Expr] = conjuncts(filter_expr)
+        self.ordering: list[ColumnElement[Any]] = []
+        self.columns: list[Any] = []
+        joined: dict[tuple[str, str], tuple[Any, bool]] = {}
+        for item in order_by:
+            if (item.entity, item.key) in joined:
+                column, nullable = joined[(item.entity, item.key)]
+            elif item.entity == "attributes":
+                column, nullable = self._attribute(item.key)
+            else:
+                column, nullable = self._keyed(item)
+            joined[(item.entity, item.key)] = (column, nullable)
+            self.columns.append(column)
+            if nullable:
+                self.ordering.append(column.is_(None))
+            self.ordering.append(column.asc() if item.ascending else column.desc())
+
+    def _attribute(self, key: str) -> tuple[Any, bool]:
+        if key == "experiment":  # the experiment's name needs a join
+            experiments = aliased(ExperimentRow)
+            self.statement = self.statement.join(experiments, experiments.id == RunRow.experiment_id)
+            return experiments.name, False
+        column = _RUN_COLUMNS.get(key)
+        if column is None:
+            raise InvalidInputError(f"Unknown run attribute {key!r} in order_by.")
+        return column, key in _NULLABLE_ATTRIBUTES
+
+    def _keyed(self, item: OrderBy) -> tuple[Any, bool]:
+        row = aliased(_keyed_table(item.entity))
+        on = [row.run_id == RunRow.id, row.key == item.key]
+        matching = [
+            part
+            for part in self.remaining
+            if isinstance(part, Comparison) and (part.entity, part.key) == (item.entity, item.key)
+        ]
+        if not matching:
+            self.statement = self.statement.outerjoin(row, and_(*on))
+            return row.value, True
+        self.remaining = [part for part in self.remaining if part not in matching]
+        on.extend(_compare(row.value, part.op, part.value) for part in matching)
+        self.statement = self.statement.join(row, and_(*on))
+        return row.value, False
+
+

@@ -10,11 +10,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import case, exists, func, select
+from sqlalchemy import case, func, select
 
 from trackflow.tracking.entities import ms_to_datetime
-from trackflow.tracking.search import And, Comparison, Expr, OrderBy
+from trackflow.tracking.search import Expr, OrderBy
 from trackflow.tracking.store.convert import to_experiment
+from trackflow.tracking.store.keyed_search import search_page
 from trackflow.tracking.store.lifecycle import not_deleted
 from trackflow.tracking.store.orm import ExperimentRow, LatestMetricRow, MetricRow, ParamRow, RunRow, TagRow
 from trackflow.tracking.store.search_sql import build_search_statement
@@ -22,9 +23,6 @@ from trackflow.tracking.store.sql import SessionOps, chunks
 from trackflow.tracking.summaries import ExperimentSummary, MetricRange, RunKeys
 
 __all__ = ["SummaryOps"]
-
-_LOWEST_FLOAT = -1.7976931348623157e308
-"""``metrics.k >= this`` holds for every stored (non-NaN) value: the INNER JOIN of a metric sort."""
 
 
 class SummaryOps(SessionOps):
@@ -70,48 +68,20 @@ class SummaryOps(SessionOps):
         self, *, experiment_id: str, filter_expr: Expr | None, order_by: Sequence[OrderBy],
         order_by_duration: bool | None, top_level: bool, limit: int, offset: int,
     ) -> list[str]:
-        if order_by_duration is None and len(order_by) == 1 and order_by[0].entity == "metrics":
-            return self._by_metric(experiment_id=experiment_id, filter_expr=filter_expr, item=order_by[0],
-                                   top_level=top_level, limit=limit, offset=offset)
+        if order_by_duration is None:
+            where = [not_deleted(), RunRow.parent_run_id.is_(None)] if top_level else [not_deleted()]
+            return search_page(self.session, experiment_ids=[experiment_id], filter_expr=filter_expr,
+                               order_by=order_by, limit=limit, offset=offset, where=where)
         statement = self._table_statement(
-            experiment_id=experiment_id, filter_expr=filter_expr, order_by=() if order_by_duration is not None
-            else order_by, top_level=top_level, limit=limit, offset=offset,
-        )
-        if order_by_duration is not None:
-            duration = RunRow.end_time - RunRow.start_time
-            statement = statement.order_by(None).order_by(
-                RunRow.end_time.is_(None), duration.asc() if order_by_duration else duration.desc(),
-                RunRow.start_time.desc(), RunRow.id.asc(),
-            )
-        return list(self.session.scalars(statement))
-
-    def _by_metric(
-        self, *, experiment_id: str, filter_expr: Expr | None, item: OrderBy, top_level: bool, limit: int, offset: int,
-    ) -> list[str]:
-        """Sorted by a metric in two steps, so that a page costs what it shows (same order as one query).
-
-        First the runs that have a (non-NaN) value, through the ``(key, value)`` index (an
-        INNER JOIN: SQLite walks it in order and stops after ``limit`` rows); then, once
-        those run out, the runs without one, newest first (they sort last either way).
-        """
-        present = Comparison("metrics", item.key, ">=", _LOWEST_FLOAT)
-        with_value = present if filter_expr is None else And((filter_expr, present))
-        ids = list(self.session.scalars(self._table_statement(
-            experiment_id=experiment_id, filter_expr=with_value, order_by=(item,), top_level=top_level, limit=limit,
+            experiment_id=experiment_id, filter_expr=filter_expr, order_by=(), top_level=top_level, limit=limit,
             offset=offset,
-        )))
-        if len(ids) >= limit:
-            return ids
-        if ids or offset == 0:
-            valued = offset + len(ids)
-        else:
-            valued = self.count_table_runs(experiment_id=experiment_id, filter_expr=with_value, top_level=top_level)
-        without = self._table_statement(
-            experiment_id=experiment_id, filter_expr=filter_expr, order_by=(), top_level=top_level,
-            limit=limit - len(ids), offset=max(0, offset - valued),
-        ).where(~exists().where(LatestMetricRow.run_id == RunRow.id, LatestMetricRow.key == item.key,
-                                LatestMetricRow.value.is_not(None)))
-        return ids + list(self.session.scalars(without))
+        )
+        duration = RunRow.end_time - RunRow.start_time
+        statement = statement.order_by(None).order_by(
+            RunRow.end_time.is_(None), duration.asc() if order_by_duration else duration.desc(),
+            RunRow.start_time.desc(), RunRow.id.asc(),
+        )
+        return list(self.session.scalars(statement))
 
     def count_table_runs(self, *, experiment_id: str, filter_expr: Expr | None, top_level: bool) -> int:
         statement = self._table_statement(
