@@ -10,12 +10,17 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 
+import pytest
 from db_helpers import database
-from sqlalchemy import text
+from sqlalchemy import event, text
 
+from trackflow.exceptions import NotFoundError
 from trackflow.tracking.client import Client
 from trackflow.tracking.entities import RunStatus
 
@@ -110,3 +115,38 @@ def test_a_replayed_metric_batch_adds_nothing(client: Client) -> None:
     assert len(gaps) == 1 and math.isnan(gaps[0].value)
     with database(client) as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM metrics WHERE run_id = :r"), {"r": run.id}).scalar_one() == 3
+
+
+def test_a_workers_task_runs_check_their_flows_run_once(tmp_path: Path) -> None:
+    """A worker process's task runs nest under one flow run made elsewhere: the first checks
+    that it exists, the others do not read it again; an unknown parent is still refused.
+    (Statements traced by SQLite itself: reads go through the driver, not SQLAlchemy events.)"""
+    uri = f"sqlite:///{tmp_path / 'worker.db'}"
+    made = subprocess.run(  # the flow's process
+        [sys.executable, "-c", "import sys; from trackflow.tracking.client import Client; "
+         "print(Client(sys.argv[1]).create_run('worker', run_name='the flow').id)", uri],
+        capture_output=True, text=True, check=True,
+    )
+    flow_run_id = made.stdout.strip().splitlines()[-1]
+    worker = Client(uri)  # this process: the flow run is not known here
+    statements: list[str] = []
+    engine = worker._store.engine
+    event.listen(engine, "connect", lambda connection, record: connection.set_trace_callback(statements.append))
+    engine.dispose()  # new connections, traced
+
+    def start(parent: str) -> None:
+        worker.start_prefect_run("worker", kind="task", flow_run_id="fr", task_run_id=str(uuid.uuid4()),
+                                 parent_run_id=parent)
+
+    def parent_reads() -> int:
+        return sum(flow_run_id in statement and "FROM runs" in statement and "INSERT" not in statement
+                   for statement in statements)
+
+    start(flow_run_id)
+    first = parent_reads()
+    statements.clear()
+    start(flow_run_id)
+    start(flow_run_id)
+    assert first >= 1 and parent_reads() == 0
+    with pytest.raises(NotFoundError, match="does not exist"):
+        start("0" * 32)

@@ -239,6 +239,8 @@ class Client(LoggingMixin, NotesMixin, ArtifactsMixin, LineageMixin, RunQueriesM
                 tx.log_params(run_id, params)
                 tx.set_tags(run_id, tags)
         self._experiment_ids[experiment] = experiment_id
+        if parent is not None:  # checked once per process (a worker's task runs share their flow's run)
+            self._buffer.remember_run(parent)
         if run_id == values["id"]:
             self._buffer.mark_new_run(run_id)
             self._buffer.remember_params(run_id, params)
