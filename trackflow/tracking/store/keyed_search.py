@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, exists, func, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
 from trackflow.tracking.search import And, Comparison, Expr, OrderBy
@@ -94,7 +94,7 @@ def search_page(
     return ids[offset:page]
 
 
-def _in_order(rows: Sequence[Row[Any]], item: OrderBy) -> list[str]:
+def _in_order(rows: Sequence[Any], item: OrderBy) -> list[str]:
     """``(value, start_time, id)`` rows in the search's order: value, newest first, id."""
     by_tie_break = sorted(rows, key=lambda row: (-row[1], row[2]))
     return [row[2] for row in sorted(by_tie_break, key=lambda row: row[0], reverse=not item.ascending)]
