@@ -9,14 +9,13 @@ and nested runs, for pages at several offsets.
 from __future__ import annotations
 
 import math
-import os
 import random
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from sqlalchemy import ColumnElement, Engine, create_engine, insert, text
+from conftest import drop_pg_schema, make_pg_schema_url, pg_base_url
+from sqlalchemy import ColumnElement, Engine, create_engine, insert
 from sqlalchemy.orm import Session
 
 from trackflow.tracking.search import parse_filter, parse_order_by
@@ -75,23 +74,17 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 @pytest.fixture(scope="module")
 def postgresql_engine() -> Iterator[Engine]:
-    url = os.environ.get("TRACKFLOW_TEST_DATABASE_URL")
-    if not url:
+    if pg_base_url() is None:
         unavailable("the PostgreSQL keyed-search tests need TRACKFLOW_TEST_DATABASE_URL (CI sets it)")
-    schema = f"keyed_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    url, schema = make_pg_schema_url()
+    engine = create_engine(url)
     try:
-        Base.metadata.create_all(engine)
+        Base.metadata.create_all(engine)  # the ORM's schema: no (key, value) index on params and tags here
         _seed(engine)
         yield engine
     finally:
         engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        drop_pg_schema(schema)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
