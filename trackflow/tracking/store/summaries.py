@@ -25,6 +25,11 @@ from trackflow.tracking.summaries import ExperimentSummary, MetricRange, RunKeys
 __all__ = ["SummaryOps"]
 
 
+def _table_conditions(top_level: bool) -> list[Any]:
+    """The runs a run table pages through: not deleted; with ``top_level``, without a parent."""
+    return [not_deleted(), RunRow.parent_run_id.is_(None)] if top_level else [not_deleted()]
+
+
 class SummaryOps(SessionOps):
     """The summary reads of :class:`~trackflow.tracking.store.base.TrackingTransaction`."""
 
@@ -61,17 +66,15 @@ class SummaryOps(SessionOps):
         statement = build_search_statement(
             experiment_ids=[experiment_id], filter_expr=filter_expr, order_by=order_by, limit=limit, offset=offset
         )
-        statement = statement.where(not_deleted())
-        return statement.where(RunRow.parent_run_id.is_(None)) if top_level else statement
+        return statement.where(*_table_conditions(top_level))
 
     def search_table_run_ids(
         self, *, experiment_id: str, filter_expr: Expr | None, order_by: Sequence[OrderBy],
         order_by_duration: bool | None, top_level: bool, limit: int, offset: int,
     ) -> list[str]:
         if order_by_duration is None:
-            where = [not_deleted(), RunRow.parent_run_id.is_(None)] if top_level else [not_deleted()]
             return search_page(self.session, experiment_ids=[experiment_id], filter_expr=filter_expr,
-                               order_by=order_by, limit=limit, offset=offset, where=where)
+                               order_by=order_by, limit=limit, offset=offset, where=_table_conditions(top_level))
         statement = self._table_statement(
             experiment_id=experiment_id, filter_expr=filter_expr, order_by=(), top_level=top_level, limit=limit,
             offset=offset,
