@@ -1,4 +1,4 @@
-"""`runs list` and `models list` start fast: dispatched without Typer's coercion (pydantic)
+"""`runs list` and the read-only `models` commands start fast: dispatched without Typer's coercion (pydantic)
 and read without SQLAlchemy on SQLite, with the same output and the same usage errors.
 
 The causes are asserted in fresh processes (no wall-clock limits: benchmarks measure time)."""
@@ -58,7 +58,8 @@ def _probe(args: list[str]) -> tuple[dict[str, object], str]:
     ("args", "shown"),
     [(["runs", "list"], "run-2"), (["runs", "list", "-e", "churn", "-n", "2", "--format=json"], "run-1"),
      (["runs", "list", "--all", "--columns", "status,params.lr"], "FINISHED"), (["models", "list"], "champion=1"),
-     (["models", "list", "-f", "csv"], "clf")],
+     (["models", "list", "-f", "csv"], "clf"), (["models", "show", "clf"], "champion"),
+     (["models", "versions", "clf", "-f", "json"], "champion"), (["models", "history", "clf", "--version", "1"], "development")],
 )  # fmt: skip
 def test_listing_imports_neither_pydantic_nor_sqlalchemy(seeded: Path, args: list[str], shown: str) -> None:
     found, out = _probe(args)
@@ -75,7 +76,9 @@ def test_filtered_listing_takes_the_full_path(seeded: Path) -> None:
 @pytest.mark.parametrize(
     "args",
     [["runs", "list"], ["runs", "list", "-a", "-n", "2"], ["runs", "list", "--experiment", "churn", "--format", "csv"],
-     ["runs", "list", "-c", "name,metrics.auc"], ["models", "list", "--format", "json"]],
+     ["runs", "list", "-c", "name,metrics.auc"], ["models", "list", "--format", "json"], ["models", "show", "clf"],
+     ["models", "show", "clf", "-f", "json"], ["models", "versions", "clf", "--stage", "development"],
+     ["models", "history", "clf", "-f", "csv"]],
 )  # fmt: skip
 def test_same_output_as_typer(seeded: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     _add_optional_groups()
@@ -89,7 +92,8 @@ def test_same_output_as_typer(seeded: Path, args: list[str], capsys: pytest.Capt
     "args",
     [["runs", "list", "--help"], ["runs", "list", "--bogus"], ["runs", "list", "-n", "x"], ["runs", "list", "-n"],
      ["runs", "list", "--format", "yaml"], ["runs", "list", "extra"], ["runs", "list", "--all=1"],
-     ["runs", "list", "-e", "--all"], ["runs", "show", "abc"], ["runs"], ["models", "show", "clf"], ["--version"]],
+     ["runs", "list", "-e", "--all"], ["runs", "show", "abc"], ["runs"], ["models", "show"], ["models", "show", "a", "b"],
+     ["models", "show", "--help"], ["models", "history", "clf", "-v", "x"], ["--version"]],
 )  # fmt: skip
 def test_declines_what_typer_must_handle(tracking_home: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     _add_optional_groups()
@@ -113,3 +117,10 @@ def test_usage_errors_unchanged(tracking_home: Path, args: list[str], message: s
 def test_unknown_experiment_still_suggests(seeded: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = invoke(["runs", "list", "-e", "chrun"], capsys)
     assert code == 1 and "did you mean 'churn'" in err
+
+
+def test_unknown_model_reported_by_the_fast_path(seeded: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    found, _ = _probe(["models", "show", "clff"])
+    assert found == {"code": 1, "heavy": []}
+    code, _, err = invoke(["models", "versions", "clff"], capsys)
+    assert code == 1 and "No registered model named 'clff'. Registered models: clf." in err and "Traceback" not in err

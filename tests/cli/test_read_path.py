@@ -7,6 +7,7 @@ import math
 import os
 import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from cli_helpers import invoke
 
 import trackflow as tf
 from trackflow.cli.reading import open_reader
+from trackflow.exceptions import TrackflowError
+from trackflow.registry.read_view import RegistryReadView
 from trackflow.registry.store.listing import read_model_listing
 from trackflow.tracking.client import Client
 from trackflow.tracking.client_lifecycle import delete_runs
@@ -96,6 +99,52 @@ def test_model_listing_matches_the_registry(client: Client) -> None:
             expected.setdefault(version.stage.value, []).append(version.version)
         assert found.stages == expected
     assert listing[0].stages["production"] == [3] and listing[0].model.aliases == {"champion": 3}
+
+
+def _raised(call: Callable[[], object]) -> tuple[str, str, str | None]:
+    with pytest.raises(TrackflowError) as caught:
+        call()
+    return type(caught.value).__name__, str(caught.value), caught.value.hint
+
+
+def test_model_reads_match_the_registry(client: Client) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    registry = client.registry
+    model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 1, 0, 1])
+    for i in range(3):
+        registry.register_model(model, "clf", description=f"v{i}", tags={"i": i, "team": "x"})
+    registry.register_model(model, "other")
+    registry.transition("clf", 2, "staging", reason="looks good", details={"auc": 0.9})
+    registry.transition("clf", 2, "production")
+    registry.transition("clf", 3, "production")
+    registry.set_alias("clf", "champion", 3)
+    registry.set_alias("clf", "backup", 3)
+    registry.record_deployment("clf", 2, target="http://127.0.0.1:9/a", details={"replicas": 2})
+    registry.record_deployment("clf", 3, target="http://127.0.0.1:9/a")
+    registry.record_deployment("clf", 3, target="http://127.0.0.1:9/b", deployment_name="canary")
+    reader = open_reader()
+    assert reader is not None
+    with reader:
+        view = RegistryReadView(reader)
+        assert view.get_model("clf") == registry.get_model("clf")
+        assert view.get_model("other") == registry.get_model("other")
+        assert view.list_versions("clf") == registry.list_versions("clf")
+        assert [v.version for v in view.list_versions("clf", stage="Archived")] == [2]
+        for stage in ("production", "archived", "development", "staging"):
+            assert view.list_versions("clf", stage=stage) == registry.list_versions("clf", stage=stage)
+        assert view.history("clf") == registry.history("clf") and len(view.history("clf")) == 7  # 3 created, 4 moves
+        assert view.history("clf", version="2") == registry.history("clf", version=2)
+        assert view.deployments("clf") == registry.deployments("clf") and len(view.deployments("clf")) == 3
+        assert view.deployments("other") == [] and view.history("other") == registry.history("other")
+        for call in ("get_model", "list_versions", "history", "deployments"):
+            assert _raised(lambda c=call: getattr(view, c)("bad name!")) == _raised(
+                lambda c=call: getattr(registry, c)("bad name!"))
+        for call in ("get_model", "list_versions", "history"):
+            assert _raised(lambda c=call: getattr(view, c)("clff")) == _raised(lambda c=call: getattr(registry, c)("clff"))
+        assert _raised(lambda: view.list_versions("clf", stage="live")) == _raised(
+            lambda: registry.list_versions("clf", stage="live"))
+        assert _raised(lambda: view.history("clf", version="x")) == _raised(lambda: registry.history("clf", version="x"))
 
 
 def test_commands_print_the_same_through_both_paths(client: Client, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,14 +1,15 @@
-"""A fast dispatch for the listing commands: call them without Typer's parameter coercion.
+"""A fast dispatch for the read-only commands: call them without Typer's parameter coercion.
 
 Typer converts every option through a pydantic ``TypeAdapter``; importing pydantic and
 building the adapters costs ~0.1 s, a quarter of ``trackflow runs list``. For the commands
-in :data:`FAST_COMMANDS`, :func:`try_fast` parses the options itself, from the command's
-own signature (the ``typer.Option`` declarations: names, defaults; the annotations: ``str``,
-``int``, ``bool`` flags, enums, repeatable ``list[str]``), and calls the command function.
+in :data:`FAST_COMMANDS`, :func:`try_fast` parses the command line itself, from the
+command's own signature (the ``typer.Option`` declarations: names, defaults; the
+``typer.Argument`` ones, in order, one value each; the annotations: ``str``, ``int``,
+``bool`` flags, enums, repeatable ``list[str]``), and calls the command function.
 
 It only takes what it fully understands: anything else (``--help``, an unknown option, a
-value that does not convert, a positional argument, an option with a callback) makes it
-decline, and the caller runs Typer, which prints its usual help or usage error. A usage
+value that does not convert, a missing or extra argument, an option with a callback) makes
+it decline, and the caller runs Typer, which prints its usual help or usage error. A usage
 error the command itself raises (``typer.BadParameter``) also hands over to Typer, which
 reports it with the command's context; the listing commands are read-only, so running
 them again is harmless.
@@ -26,8 +27,10 @@ import typer
 
 __all__ = ["FAST_COMMANDS", "try_fast"]
 
-FAST_COMMANDS: frozenset[tuple[str, str]] = frozenset({("runs", "list"), ("models", "list")})
-"""(group, command) pairs dispatched without Typer's coercion: read-only commands taking options only."""
+FAST_COMMANDS: frozenset[tuple[str, str]] = frozenset(
+    {("runs", "list"), ("models", "list"), ("models", "show"), ("models", "versions"), ("models", "history")}
+)
+"""(group, command) pairs dispatched without Typer's coercion: read-only commands."""
 
 _DECLINE = object()
 
@@ -62,12 +65,19 @@ def _command(app: typer.Typer, group: str, name: str) -> Callable[..., Any] | No
 
 
 def _parse(callback: Callable[..., Any], tokens: Sequence[str]) -> dict[str, Any] | None:
-    """The keyword arguments ``tokens`` give ``callback``, or None when they are not simple options."""
+    """The keyword arguments ``tokens`` give ``callback``, or None when they are not simple
+    options and single positional arguments."""
     hints = typing.get_type_hints(callback)
     options: dict[str, tuple[str, Any]] = {}
+    arguments: list[tuple[str, Any]] = []
     kwargs: dict[str, Any] = {}
     for name, parameter in inspect.signature(callback).parameters.items():
         info = parameter.default
+        if isinstance(info, typer.models.ArgumentInfo) and info.callback is None and not _is_list(hints[name]):
+            arguments.append((name, hints[name]))
+            if info.default is not ...:
+                kwargs[name] = info.default
+            continue
         if not isinstance(info, typer.models.OptionInfo) or info.callback is not None:
             return None
         declared = list(info.param_decls or ())
@@ -79,6 +89,16 @@ def _parse(callback: Callable[..., Any], tokens: Sequence[str]) -> dict[str, Any
     position = 0
     while position < len(tokens):
         token = tokens[position]
+        if not token.startswith("-"):  # the next positional argument
+            if not arguments:
+                return None
+            name, annotation = arguments.pop(0)
+            value = _convert(_kind(annotation), token)
+            if value is _DECLINE:
+                return None
+            kwargs[name] = value
+            position += 1
+            continue
         flag, has_value, inline = token.partition("=") if token.startswith("--") else (token, False, "")
         if flag not in options:
             return None
@@ -105,6 +125,8 @@ def _parse(callback: Callable[..., Any], tokens: Sequence[str]) -> dict[str, Any
             kwargs[name] = [*(kwargs[name] or []), value]
         else:
             kwargs[name] = value
+    if any(name not in kwargs for name, _ in arguments):  # a required argument is missing: Typer says so
+        return None
     return kwargs
 
 

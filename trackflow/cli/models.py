@@ -7,6 +7,7 @@ from typing import Any, Optional
 import typer
 
 from trackflow.cli.output import OutputFormat, emit, format_value
+from trackflow.cli.reading import open_reader, registry_reader
 
 __all__ = ["app"]
 
@@ -41,8 +42,6 @@ def _version_row(version: Any) -> dict[str, Any]:
 def _model_listing() -> list[tuple[Any, dict[str, list[int]]]]:
     """Each registered model with its version numbers by stage: through the fast read path
     when it can answer, else through the registry."""
-    from trackflow.cli.reading import open_reader
-
     reader = open_reader()
     if reader is not None:
         from trackflow.registry.store.listing import read_model_listing
@@ -84,10 +83,10 @@ def show(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table, json or csv (versions)."),
 ) -> None:
     """Show a model: description, tags, versions (stage, aliases, run) and where it is served."""
-    registry = _registry()
-    model = registry.get_model(name)
-    versions = registry.list_versions(model.name)
-    deployments = registry.deployments(model.name)
+    with registry_reader() as registry:
+        model = registry.get_model(name)
+        versions = registry.list_versions(model.name)
+        deployments = registry.deployments(model.name)
     served = [
         {"deployment": d.name, "version": d.version, "target": d.target, "status": d.status, "since": d.since,
          "until": d.until}
@@ -131,7 +130,8 @@ def versions(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help=_FORMAT_HELP),
 ) -> None:
     """List the versions of a model, newest first."""
-    rows = [_version_row(v) for v in reversed(_registry().list_versions(name, stage=stage))]
+    with registry_reader() as registry:
+        rows = [_version_row(v) for v in reversed(registry.list_versions(name, stage=stage))]
     columns = _VERSION_COLUMNS if fmt is OutputFormat.table else ["name", *_VERSION_COLUMNS, "source", "payload_sha256"]
     emit(rows, columns, fmt)
 
@@ -181,13 +181,15 @@ def history(
     fmt: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help=_FORMAT_HELP),
 ) -> None:
     """Show the stage transitions of a model, oldest first."""
+    with registry_reader() as registry:
+        transitions = registry.history(name, version=version)
     rows = [
         {
             "when": t.created_at, "version": t.version, "from": t.from_stage.value if t.from_stage else None,
             "to": t.to_stage.value, "user": t.user, "reason": t.reason, "flow_run_id": t.flow_run_id,
             "details": t.details,
         }
-        for t in _registry().history(name, version=version)
+        for t in transitions
     ]
     columns = ["when", "version", "from", "to", "user", "reason"]
     emit(rows, columns if fmt is OutputFormat.table else [*columns, "flow_run_id", "details"], fmt)

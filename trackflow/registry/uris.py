@@ -14,6 +14,7 @@ absolute local path) strictly inside the artifact root, under the run's own fold
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -37,6 +38,7 @@ __all__ = [
     "run_source",
     "resolve_version",
     "no_model_error",
+    "unknown_model_error",
     "not_found_error",
 ]
 
@@ -203,7 +205,11 @@ def resolve_version(tx: RegistryTransaction, parsed: ModelUri) -> ModelVersion:
 
 def no_model_error(tx: RegistryTransaction, name: str) -> NotFoundError:
     """NotFoundError for an unknown model, listing the registered ones."""
-    known = [m.name for m in tx.read_registered_models()]
+    return unknown_model_error(name, [m.name for m in tx.read_registered_models()])
+
+
+def unknown_model_error(name: str, known: Sequence[str]) -> NotFoundError:
+    """NotFoundError for an unknown model ``name``, listing the ``known`` ones (by name)."""
     listing = ", ".join(known[:20]) + (f" (+{len(known) - 20} more)" if len(known) > 20 else "")
     return NotFoundError(
         f"No registered model named {name!r}. Registered models: {listing or 'none'}.",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -10,7 +9,7 @@ from sqlalchemy import Table, select, update
 
 from trackflow.registry.entities import ModelDeployment
 from trackflow.registry.store.orm import DeploymentRow
-from trackflow.tracking.entities import ms_to_datetime
+from trackflow.registry.store.records import deployment_entity
 from trackflow.tracking.store.sql import SessionOps
 
 __all__ = ["ACTIVE", "DeploymentOps"]
@@ -45,26 +44,12 @@ class DeploymentOps(SessionOps):
 
     def read_deployment(self, deployment_id: str) -> ModelDeployment | None:
         row = self.session.get(DeploymentRow, deployment_id)
-        return _to_entity(row) if row is not None else None
+        return deployment_entity(row) if row is not None else None
 
     def read_model_deployments(self, name: str, *, version: int | None = None) -> list[ModelDeployment]:
         statement = select(DeploymentRow).where(DeploymentRow.model_name == name)
         if version is not None:
             statement = statement.where(DeploymentRow.version == version)
         rows = self.session.scalars(statement.order_by(DeploymentRow.since.desc(), DeploymentRow.id))
-        return [_to_entity(row) for row in rows]
+        return [deployment_entity(row) for row in rows]
 
-
-def _to_entity(row: DeploymentRow) -> ModelDeployment:
-    return ModelDeployment(
-        id=row.id,
-        name=row.name,
-        model_name=row.model_name,
-        version=row.version,
-        target=row.target,
-        status=row.status,
-        since=ms_to_datetime(row.since),  # type: ignore[arg-type]
-        until=ms_to_datetime(row.until),
-        flow_run_id=row.flow_run_id,
-        details=json.loads(row.details_json) if row.details_json else {},
-    )

@@ -1,20 +1,45 @@
-"""``trackflow models list`` through the DB-API read path (no SQLAlchemy on SQLite).
+"""The read-only ``trackflow models`` commands through the DB-API read path (no SQLAlchemy
+on SQLite).
 
-One snapshot, four statements: the registered models with their tags, aliases and latest
-version (the same :class:`~trackflow.registry.entities.RegisteredModel` the registry
-returns) and, per model, the version numbers in each stage.
+The same entities the registry store returns (:mod:`trackflow.registry.entities`, built by
+:mod:`trackflow.registry.store.records`), in the same order: registered models with their
+tags, aliases and latest version; a model's versions with their tags and aliases; its
+stage transitions; its deployments. Each function reads one snapshot.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 
-from trackflow.registry.entities import RegisteredModel
+from trackflow.registry.entities import ModelDeployment, ModelVersion, RegisteredModel, StageTransition
+from trackflow.registry.store.records import deployment_entity, transition_entity, version_entity
 from trackflow.tracking.entities import ms_to_datetime
 from trackflow.tracking.store.read_path import ReadPath
 
-__all__ = ["ModelListing", "read_model_listing"]
+__all__ = [
+    "ModelListing",
+    "read_model_deployments",
+    "read_model_listing",
+    "read_model_versions",
+    "read_registered_models",
+    "read_stage_transitions",
+]
+
+_VERSION_COLUMNS = (
+    "model_name", "version", "run_id", "source", "payload_sha256", "status", "stage", "description", "created_at",
+    "updated_at", "package_files_json",
+)  # fmt: skip
+_TRANSITION_COLUMNS = (
+    "id", "model_name", "version", "from_stage", "to_stage", "user", "reason", "flow_run_id", "details_json",
+    "created_at",
+)  # fmt: skip
+_DEPLOYMENT_COLUMNS = (
+    "id", "name", "model_name", "version", "target", "status", "since", "until", "flow_run_id", "details_json",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -28,32 +53,109 @@ class ModelListing:
 def read_model_listing(reader: ReadPath) -> list[ModelListing]:
     """Every registered model by name, with its versions by stage."""
     with reader.snapshot():
-        models = reader.rows("SELECT name, description, created_at, updated_at FROM registered_models ORDER BY name")
-        tags: dict[str, dict[str, str]] = defaultdict(dict)
-        for name, key, value in reader.rows("SELECT model_name, key, value FROM registered_model_tags"):
-            tags[name][key] = value
-        aliases: dict[str, dict[str, int]] = defaultdict(dict)
-        for name, alias, version in reader.rows("SELECT model_name, alias, version FROM model_aliases ORDER BY alias"):
-            aliases[name][alias] = int(version)
+        models = _read_models(reader, None)
         stages: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-        latest: dict[str, int] = {}
         for name, version, stage in reader.rows(
             "SELECT model_name, version, stage FROM model_versions ORDER BY model_name, version"
         ):
             stages[name][stage].append(int(version))
-            latest[name] = int(version)
     return [
-        ModelListing(
-            model=RegisteredModel(
-                name=name,
-                description=description,
-                tags=dict(sorted(tags[name].items())),
-                aliases=aliases[name],
-                latest_version=latest.get(name),
-                created_at=ms_to_datetime(created_at),  # type: ignore[arg-type]
-                updated_at=ms_to_datetime(updated_at),  # type: ignore[arg-type]
-            ),
-            stages={stage: list(numbers) for stage, numbers in stages[name].items()},
+        ModelListing(model=model, stages={stage: list(numbers) for stage, numbers in stages[model.name].items()})
+        for model in models
+    ]
+
+
+def read_registered_models(reader: ReadPath, names: Sequence[str] | None = None) -> list[RegisteredModel]:
+    """The registered models named ``names`` (every one for None), by name."""
+    with reader.snapshot():
+        return _read_models(reader, names)
+
+
+def read_model_versions(reader: ReadPath, name: str, *, stages: Sequence[str] | None = None) -> list[ModelVersion]:
+    """The versions of model ``name`` by number (only those in ``stages`` when given), with
+    their tags and aliases."""
+    where, params = "model_name = ?", [name]
+    if stages is not None:
+        where += f" AND stage IN ({_marks(stages)})"
+        params += list(stages)
+    with reader.snapshot():
+        rows = _records(reader, "model_versions", _VERSION_COLUMNS, where, params, order="version")
+        tags: dict[int, dict[str, str]] = defaultdict(dict)
+        for version, key, value in reader.rows(
+            "SELECT version, key, value FROM model_version_tags WHERE model_name = ?", [name]
+        ):
+            tags[int(version)][key] = value
+        aliases: dict[int, list[str]] = defaultdict(list)
+        for version, alias in reader.rows(
+            "SELECT version, alias FROM model_aliases WHERE model_name = ? ORDER BY alias", [name]
+        ):
+            aliases[int(version)].append(alias)
+    return [
+        version_entity(row, tags=dict(sorted(tags[int(row.version)].items())), aliases=tuple(aliases[int(row.version)]))
+        for row in rows
+    ]
+
+
+def read_stage_transitions(reader: ReadPath, name: str, *, version: int | None = None) -> list[StageTransition]:
+    """The stage transitions of model ``name`` (or of one version), oldest first."""
+    params: list[str | int]
+    where, params = "model_name = ?", [name]
+    if version is not None:
+        where, params = where + " AND version = ?", [name, version]
+    with reader.snapshot():
+        rows = _records(reader, "stage_transitions", _TRANSITION_COLUMNS, where, params, order="id")
+    return [transition_entity(row) for row in rows]
+
+
+def read_model_deployments(reader: ReadPath, name: str) -> list[ModelDeployment]:
+    """Where the versions of model ``name`` are (or were) served, newest first."""
+    with reader.snapshot():
+        rows = _records(reader, "deployments", _DEPLOYMENT_COLUMNS, "model_name = ?", [name], order="since DESC, id")
+    return [deployment_entity(row) for row in rows]
+
+
+def _read_models(reader: ReadPath, names: Sequence[str] | None) -> list[RegisteredModel]:
+    if names is not None and not names:
+        return []
+    where, params = ("", []) if names is None else (f" WHERE name IN ({_marks(names)})", list(names))
+    models = reader.rows(f"SELECT name, description, created_at, updated_at FROM registered_models{where} ORDER BY name",
+                         params)
+    if not models:
+        return []
+    wanted = {row[0] for row in models}
+    tags: dict[str, dict[str, str]] = defaultdict(dict)
+    for name, key, value in reader.rows("SELECT model_name, key, value FROM registered_model_tags"):
+        tags[name][key] = value
+    aliases: dict[str, dict[str, int]] = defaultdict(dict)
+    for name, alias, version in reader.rows("SELECT model_name, alias, version FROM model_aliases ORDER BY alias"):
+        aliases[name][alias] = int(version)
+    latest = {
+        name: int(version)
+        for name, version in reader.rows("SELECT model_name, MAX(version) FROM model_versions GROUP BY model_name")
+        if name in wanted
+    }
+    return [
+        RegisteredModel(
+            name=name,
+            description=description,
+            tags=dict(sorted(tags[name].items())),
+            aliases=aliases[name],
+            latest_version=latest.get(name),
+            created_at=ms_to_datetime(created_at),  # type: ignore[arg-type]
+            updated_at=ms_to_datetime(updated_at),  # type: ignore[arg-type]
         )
         for name, description, created_at, updated_at in models
     ]
+
+
+def _records(
+    reader: ReadPath, table: str, columns: Sequence[str], where: str, params: Sequence[Any], *, order: str
+) -> list[Any]:
+    """The rows of ``table`` as records with the columns as attributes (what the converters read)."""
+    listed = ", ".join(f'"{column}"' for column in columns)  # quoted: "user" is reserved in PostgreSQL
+    rows = reader.rows(f"SELECT {listed} FROM {table} WHERE {where} ORDER BY {order}", params)
+    return [SimpleNamespace(**dict(zip(columns, row, strict=True))) for row in rows]
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in values)

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from trackflow.registry.entities import Stage, StageTransition
+from trackflow.registry.entities import StageTransition
 from trackflow.registry.store.orm import StageTransitionRow
-from trackflow.tracking.entities import ms_to_datetime
+from trackflow.registry.store.records import transition_entity
 from trackflow.tracking.store.sql import SessionOps
 
 __all__ = ["TransitionOps"]
@@ -26,25 +26,11 @@ class TransitionOps(SessionOps):
         row = StageTransitionRow(**columns)
         self.session.add(row)
         self.session.flush()
-        return _to_transition(row)
+        return transition_entity(row)
 
     def read_stage_transitions(self, name: str, *, version: int | None = None) -> list[StageTransition]:
         statement = select(StageTransitionRow).where(StageTransitionRow.model_name == name)
         if version is not None:
             statement = statement.where(StageTransitionRow.version == version)
-        return [_to_transition(r) for r in self.session.scalars(statement.order_by(StageTransitionRow.id))]
+        return [transition_entity(r) for r in self.session.scalars(statement.order_by(StageTransitionRow.id))]
 
-
-def _to_transition(row: StageTransitionRow) -> StageTransition:
-    return StageTransition(
-        id=row.id,
-        name=row.model_name,
-        version=row.version,
-        from_stage=Stage(row.from_stage) if row.from_stage else None,
-        to_stage=Stage(row.to_stage),
-        user=row.user,
-        reason=row.reason,
-        flow_run_id=row.flow_run_id,
-        details=json.loads(row.details_json) if row.details_json else {},
-        created_at=ms_to_datetime(row.created_at),  # type: ignore[arg-type]
-    )

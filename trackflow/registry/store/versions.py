@@ -9,13 +9,13 @@ from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select, update
 
-from trackflow.registry.entities import ModelVersion, Stage, VersionStatus
+from trackflow.registry.entities import ModelVersion
 from trackflow.registry.store.orm import (
     ModelAliasRow,
     ModelVersionRow,
     ModelVersionTagRow,
 )
-from trackflow.tracking.entities import ms_to_datetime
+from trackflow.registry.store.records import version_entity
 from trackflow.tracking.store.sql import SessionOps, rowcount, upsert_statement
 
 __all__ = ["VersionOps"]
@@ -68,7 +68,7 @@ class VersionOps(SessionOps):
         alias_statement = select(ModelAliasRow.version, ModelAliasRow.alias).where(ModelAliasRow.model_name == name)
         for version, alias in self.session.execute(alias_statement.order_by(ModelAliasRow.alias)):
             aliases[version].append(alias)
-        return [_to_version(r, tags=dict(sorted(tags[r.version].items())), aliases=tuple(aliases[r.version])) for r in rows]
+        return [version_entity(r, tags=dict(sorted(tags[r.version].items())), aliases=tuple(aliases[r.version])) for r in rows]
 
     def update_model_version(self, name: str, version: int, values: Mapping[str, Any]) -> bool:
         statement = (
@@ -95,20 +95,3 @@ class VersionOps(SessionOps):
         )
         return rowcount(self.session.execute(statement))
 
-
-def _to_version(row: ModelVersionRow, *, tags: dict[str, str], aliases: tuple[str, ...]) -> ModelVersion:
-    return ModelVersion(
-        name=row.model_name,
-        version=row.version,
-        run_id=row.run_id,
-        source=row.source,
-        payload_sha256=row.payload_sha256,
-        status=VersionStatus(row.status),
-        stage=Stage(row.stage),
-        description=row.description,
-        created_at=ms_to_datetime(row.created_at),  # type: ignore[arg-type]
-        updated_at=ms_to_datetime(row.updated_at),  # type: ignore[arg-type]
-        tags=tags,
-        aliases=aliases,
-        package_files=None if row.package_files_json is None else json.loads(row.package_files_json),
-    )
