@@ -52,4 +52,3 @@ class DeploymentOps(SessionOps):
             statement = statement.where(DeploymentRow.version == version)
         rows = self.session.scalars(statement.order_by(DeploymentRow.since.desc(), DeploymentRow.id))
         return [deployment_entity(row) for row in rows]
-

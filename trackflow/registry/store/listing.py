@@ -16,8 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from trackflow.registry.entities import ModelDeployment, ModelVersion, RegisteredModel, StageTransition
-from trackflow.registry.store.records import deployment_entity, transition_entity, version_entity
-from trackflow.tracking.entities import ms_to_datetime
+from trackflow.registry.store.records import deployment_entity, model_entities, transition_entity, version_entities
 from trackflow.tracking.store.read_path import ReadPath
 
 __all__ = [
@@ -29,6 +28,7 @@ __all__ = [
     "read_stage_transitions",
 ]
 
+_MODEL_COLUMNS = ("name", "description", "created_at", "updated_at")
 _VERSION_COLUMNS = (
     "model_name", "version", "run_id", "source", "payload_sha256", "status", "stage", "description", "created_at",
     "updated_at", "package_files_json",
@@ -79,29 +79,22 @@ def read_model_versions(reader: ReadPath, name: str, *, stages: Sequence[str] | 
         where += f" AND stage IN ({_marks(stages)})"
         params += list(stages)
     with reader.snapshot():
-        rows = _records(reader, "model_versions", _VERSION_COLUMNS, where, params, order="version")
-        tags: dict[int, dict[str, str]] = defaultdict(dict)
-        for version, key, value in reader.rows(
-            "SELECT version, key, value FROM model_version_tags WHERE model_name = ?", [name]
-        ):
-            tags[int(version)][key] = value
-        aliases: dict[int, list[str]] = defaultdict(list)
-        for version, alias in reader.rows(
-            "SELECT version, alias FROM model_aliases WHERE model_name = ? ORDER BY alias", [name]
-        ):
-            aliases[int(version)].append(alias)
-    return [
-        version_entity(row, tags=dict(sorted(tags[int(row.version)].items())), aliases=tuple(aliases[int(row.version)]))
-        for row in rows
-    ]
+        return version_entities(
+            _records(reader, "model_versions", _VERSION_COLUMNS, where, params, order="version"),
+            tag_rows=reader.rows("SELECT version, key, value FROM model_version_tags WHERE model_name = ?", [name]),
+            alias_rows=reader.rows(
+                "SELECT version, alias FROM model_aliases WHERE model_name = ? ORDER BY alias", [name]
+            ),
+        )
 
 
 def read_stage_transitions(reader: ReadPath, name: str, *, version: int | None = None) -> list[StageTransition]:
     """The stage transitions of model ``name`` (or of one version), oldest first."""
-    params: list[str | int]
-    where, params = "model_name = ?", [name]
+    where = "model_name = ?"
+    params: list[Any] = [name]
     if version is not None:
-        where, params = where + " AND version = ?", [name, version]
+        where += " AND version = ?"
+        params.append(version)
     with reader.snapshot():
         rows = _records(reader, "stage_transitions", _TRANSITION_COLUMNS, where, params, order="id")
     return [transition_entity(row) for row in rows]
@@ -115,45 +108,33 @@ def read_model_deployments(reader: ReadPath, name: str) -> list[ModelDeployment]
 
 
 def _read_models(reader: ReadPath, names: Sequence[str] | None) -> list[RegisteredModel]:
+    """Models by name (every model for None), with tags, aliases and latest version; the
+    tag, alias and version reads narrowed to the models asked for."""
     if names is not None and not names:
         return []
-    where, params = ("", []) if names is None else (f" WHERE name IN ({_marks(names)})", list(names))
-    models = reader.rows(f"SELECT name, description, created_at, updated_at FROM registered_models{where} ORDER BY name",
-                         params)
-    if not models:
+    where, params = ("", []) if names is None else (f"name IN ({_marks(names)})", list(names))
+    rows = _records(reader, "registered_models", _MODEL_COLUMNS, where, params, order="name")
+    if not rows:
         return []
-    wanted = {row[0] for row in models}
-    tags: dict[str, dict[str, str]] = defaultdict(dict)
-    for name, key, value in reader.rows("SELECT model_name, key, value FROM registered_model_tags"):
-        tags[name][key] = value
-    aliases: dict[str, dict[str, int]] = defaultdict(dict)
-    for name, alias, version in reader.rows("SELECT model_name, alias, version FROM model_aliases ORDER BY alias"):
-        aliases[name][alias] = int(version)
-    latest = {
-        name: int(version)
-        for name, version in reader.rows("SELECT model_name, MAX(version) FROM model_versions GROUP BY model_name")
-        if name in wanted
-    }
-    return [
-        RegisteredModel(
-            name=name,
-            description=description,
-            tags=dict(sorted(tags[name].items())),
-            aliases=aliases[name],
-            latest_version=latest.get(name),
-            created_at=ms_to_datetime(created_at),  # type: ignore[arg-type]
-            updated_at=ms_to_datetime(updated_at),  # type: ignore[arg-type]
-        )
-        for name, description, created_at, updated_at in models
-    ]
+    owned, owners = ("", []) if names is None else (f" WHERE model_name IN ({_marks(names)})", list(names))
+    return model_entities(
+        rows,
+        tag_rows=reader.rows(f"SELECT model_name, key, value FROM registered_model_tags{owned}", owners),
+        alias_rows=reader.rows(f"SELECT model_name, alias, version FROM model_aliases{owned} ORDER BY alias", owners),
+        latest_rows=reader.rows(
+            f"SELECT model_name, MAX(version) FROM model_versions{owned} GROUP BY model_name", owners
+        ),
+    )
 
 
 def _records(
     reader: ReadPath, table: str, columns: Sequence[str], where: str, params: Sequence[Any], *, order: str
 ) -> list[Any]:
-    """The rows of ``table`` as records with the columns as attributes (what the converters read)."""
+    """The rows of ``table`` (those matching ``where``, every one when it is empty) as records
+    with the columns as attributes (what the converters read)."""
     listed = ", ".join(f'"{column}"' for column in columns)  # quoted: "user" is reserved in PostgreSQL
-    rows = reader.rows(f"SELECT {listed} FROM {table} WHERE {where} ORDER BY {order}", params)
+    condition = f" WHERE {where}" if where else ""
+    rows = reader.rows(f"SELECT {listed} FROM {table}{condition} ORDER BY {order}", params)
     return [SimpleNamespace(**dict(zip(columns, row, strict=True))) for row in rows]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,7 +14,7 @@ from trackflow.registry.store.orm import (
     RegisteredModelRow,
     RegisteredModelTagRow,
 )
-from trackflow.tracking.entities import ms_to_datetime
+from trackflow.registry.store.records import model_entities
 from trackflow.tracking.store.sql import SessionOps, dialect_insert, rowcount, upsert_statement
 
 __all__ = ["ModelOps"]
@@ -55,8 +54,6 @@ class ModelOps(SessionOps):
         if not rows:
             return []
         wanted = [r.name for r in rows]
-        tags: dict[str, dict[str, str]] = defaultdict(dict)
-        aliases: dict[str, dict[str, int]] = defaultdict(dict)
         tag_rows = select(RegisteredModelTagRow.model_name, RegisteredModelTagRow.key, RegisteredModelTagRow.value)
         alias_rows = select(ModelAliasRow.model_name, ModelAliasRow.alias, ModelAliasRow.version)
         latest_rows = select(ModelVersionRow.model_name, func.max(ModelVersionRow.version)).group_by(
@@ -66,23 +63,12 @@ class ModelOps(SessionOps):
             tag_rows = tag_rows.where(RegisteredModelTagRow.model_name.in_(wanted))
             alias_rows = alias_rows.where(ModelAliasRow.model_name.in_(wanted))
             latest_rows = latest_rows.where(ModelVersionRow.model_name.in_(wanted))
-        for model, key, value in session.execute(tag_rows):
-            tags[model][key] = value
-        for model, alias, version in session.execute(alias_rows.order_by(ModelAliasRow.alias)):
-            aliases[model][alias] = version
-        latest: dict[str, int] = {model: version for model, version in session.execute(latest_rows)}
-        return [
-            RegisteredModel(
-                name=row.name,
-                description=row.description,
-                tags=dict(sorted(tags[row.name].items())),
-                aliases=aliases[row.name],
-                latest_version=latest.get(row.name),
-                created_at=ms_to_datetime(row.created_at),  # type: ignore[arg-type]
-                updated_at=ms_to_datetime(row.updated_at),  # type: ignore[arg-type]
-            )
-            for row in rows
-        ]
+        return model_entities(
+            rows,
+            tag_rows=session.execute(tag_rows).tuples(),
+            alias_rows=session.execute(alias_rows.order_by(ModelAliasRow.alias)).tuples(),
+            latest_rows=session.execute(latest_rows).tuples(),
+        )
 
     def update_registered_model(self, name: str, values: Mapping[str, Any]) -> bool:
         statement = update(RegisteredModelRow).where(RegisteredModelRow.name == name).values(**dict(values))

@@ -1,20 +1,36 @@
 """Registry rows to frozen entities, for any row with the columns as attributes.
 
-The SQLAlchemy operations (``versions``, ``transitions``, ``deployments``) hand their ORM
-rows here, and the DB-API read path (:mod:`trackflow.registry.store.listing`) hands plain
-records with the same column names, so both build the same entities from the same code.
-No SQLAlchemy import: the read path's commands start without it.
+The SQLAlchemy operations (``models``, ``versions``, ``transitions``, ``deployments``) hand
+their ORM rows here, and the DB-API read path (:mod:`trackflow.registry.store.listing`)
+hands plain records with the same column names, so both build the same entities from the
+same code. No SQLAlchemy import: the read path's commands start without it.
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from trackflow.registry.entities import ModelDeployment, ModelVersion, Stage, StageTransition, VersionStatus
+from trackflow.registry.entities import (
+    ModelDeployment,
+    ModelVersion,
+    RegisteredModel,
+    Stage,
+    StageTransition,
+    VersionStatus,
+)
 from trackflow.tracking.entities import ms_to_datetime
 
-__all__ = ["deployment_entity", "transition_entity", "version_entity"]
+__all__ = ["deployment_entity", "model_entities", "transition_entity", "version_entities", "version_entity"]
+
+
+class _ModelColumns(Protocol):
+    name: str
+    description: str | None
+    created_at: int
+    updated_at: int
 
 
 class _VersionColumns(Protocol):
@@ -74,6 +90,57 @@ def version_entity(row: _VersionColumns, *, tags: dict[str, str], aliases: tuple
         aliases=aliases,
         package_files=None if row.package_files_json is None else json.loads(row.package_files_json),
     )
+
+
+def version_entities(
+    rows: Sequence[_VersionColumns],
+    *,
+    tag_rows: Iterable[tuple[int, str, str]],
+    alias_rows: Iterable[tuple[int, str]],
+) -> list[ModelVersion]:
+    """The :class:`ModelVersion` of each of one model's ``rows``, given that model's
+    ``(version, key, value)`` tag rows and ``(version, alias)`` alias rows (ordered by alias)."""
+    tags: dict[int, dict[str, str]] = defaultdict(dict)
+    for version, key, value in tag_rows:
+        tags[int(version)][key] = value
+    aliases: dict[int, list[str]] = defaultdict(list)
+    for version, alias in alias_rows:
+        aliases[int(version)].append(alias)
+    return [
+        version_entity(row, tags=dict(sorted(tags[int(row.version)].items())), aliases=tuple(aliases[int(row.version)]))
+        for row in rows
+    ]
+
+
+def model_entities(
+    rows: Sequence[_ModelColumns],
+    *,
+    tag_rows: Iterable[tuple[str, str, str]],
+    alias_rows: Iterable[tuple[str, str, int]],
+    latest_rows: Iterable[tuple[str, int]],
+) -> list[RegisteredModel]:
+    """The :class:`RegisteredModel` of each of ``rows``, given ``(model, key, value)`` tag
+    rows, ``(model, alias, version)`` alias rows (ordered by alias) and ``(model, newest
+    version)`` rows."""
+    tags: dict[str, dict[str, str]] = defaultdict(dict)
+    for model, key, value in tag_rows:
+        tags[model][key] = value
+    aliases: dict[str, dict[str, int]] = defaultdict(dict)
+    for model, alias, version in alias_rows:
+        aliases[model][alias] = int(version)
+    latest = {model: int(version) for model, version in latest_rows}
+    return [
+        RegisteredModel(
+            name=row.name,
+            description=row.description,
+            tags=dict(sorted(tags[row.name].items())),
+            aliases=aliases[row.name],
+            latest_version=latest.get(row.name),
+            created_at=ms_to_datetime(row.created_at),  # type: ignore[arg-type]
+            updated_at=ms_to_datetime(row.updated_at),  # type: ignore[arg-type]
+        )
+        for row in rows
+    ]
 
 
 def transition_entity(row: _TransitionColumns) -> StageTransition:

@@ -33,4 +33,3 @@ class TransitionOps(SessionOps):
         if version is not None:
             statement = statement.where(StageTransitionRow.version == version)
         return [transition_entity(r) for r in self.session.scalars(statement.order_by(StageTransitionRow.id))]
-

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -15,7 +14,7 @@ from trackflow.registry.store.orm import (
     ModelVersionRow,
     ModelVersionTagRow,
 )
-from trackflow.registry.store.records import version_entity
+from trackflow.registry.store.records import version_entities
 from trackflow.tracking.store.sql import SessionOps, rowcount, upsert_statement
 
 __all__ = ["VersionOps"]
@@ -56,19 +55,17 @@ class VersionOps(SessionOps):
         if not rows:
             return []
         numbers = [r.version for r in rows]
-        tags: dict[int, dict[str, str]] = defaultdict(dict)
-        aliases: dict[int, list[str]] = defaultdict(list)
         tag_statement = select(ModelVersionTagRow.version, ModelVersionTagRow.key, ModelVersionTagRow.value).where(
             ModelVersionTagRow.model_name == name
         )
         if len(numbers) == 1:
             tag_statement = tag_statement.where(ModelVersionTagRow.version == numbers[0])
-        for version, key, value in self.session.execute(tag_statement):
-            tags[version][key] = value
         alias_statement = select(ModelAliasRow.version, ModelAliasRow.alias).where(ModelAliasRow.model_name == name)
-        for version, alias in self.session.execute(alias_statement.order_by(ModelAliasRow.alias)):
-            aliases[version].append(alias)
-        return [version_entity(r, tags=dict(sorted(tags[r.version].items())), aliases=tuple(aliases[r.version])) for r in rows]
+        return version_entities(
+            rows,
+            tag_rows=self.session.execute(tag_statement).tuples(),
+            alias_rows=self.session.execute(alias_statement.order_by(ModelAliasRow.alias)).tuples(),
+        )
 
     def update_model_version(self, name: str, version: int, values: Mapping[str, Any]) -> bool:
         statement = (
@@ -94,4 +91,3 @@ class VersionOps(SessionOps):
             ModelVersionTagRow.key.in_(list(keys)),
         )
         return rowcount(self.session.execute(statement))
-
