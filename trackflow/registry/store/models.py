@@ -65,9 +65,9 @@ class ModelOps(SessionOps):
             latest_rows = latest_rows.where(ModelVersionRow.model_name.in_(wanted))
         return model_entities(
             rows,
-            tag_rows=session.execute(tag_rows).tuples(),
-            alias_rows=session.execute(alias_rows.order_by(ModelAliasRow.alias)).tuples(),
-            latest_rows=session.execute(latest_rows).tuples(),
+            tag_rows=session.execute(tag_rows),
+            alias_rows=session.execute(alias_rows.order_by(ModelAliasRow.alias)),
+            latest_rows=session.execute(latest_rows),
         )
 
     def update_registered_model(self, name: str, values: Mapping[str, Any]) -> bool:

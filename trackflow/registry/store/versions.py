@@ -63,8 +63,8 @@ class VersionOps(SessionOps):
         alias_statement = select(ModelAliasRow.version, ModelAliasRow.alias).where(ModelAliasRow.model_name == name)
         return version_entities(
             rows,
-            tag_rows=self.session.execute(tag_statement).tuples(),
-            alias_rows=self.session.execute(alias_statement.order_by(ModelAliasRow.alias)).tuples(),
+            tag_rows=self.session.execute(tag_statement),
+            alias_rows=self.session.execute(alias_statement.order_by(ModelAliasRow.alias)),
         )
 
     def update_model_version(self, name: str, version: int, values: Mapping[str, Any]) -> bool:

@@ -26,9 +26,9 @@ class ParamOps(SessionOps):
         statement = select(ParamRow.key, ParamRow.value).where(ParamRow.run_id == run_id)
         connection = self.session.connection()
         if keys is None:
-            return dict(connection.execute(statement).tuples().all())
+            return dict(connection.execute(statement).all())
         for part in chunks(keys):
-            found.update(connection.execute(statement.where(ParamRow.key.in_(part))).tuples().all())
+            found.update(connection.execute(statement.where(ParamRow.key.in_(part))).all())
         return found
 
     def log_params(self, run_id: str, params: Mapping[str, str]) -> None:
