@@ -9,6 +9,7 @@ import pytest
 from trackflow.exceptions import NotFoundError
 from trackflow.tracking import summaries
 from trackflow.tracking.client import Client
+from trackflow.tracking.entities import now_ms
 from trackflow.tracking.search import parse_filter, parse_order_by
 
 
@@ -17,6 +18,7 @@ def table(client: Client) -> dict[str, list[str]]:
     """Experiment "sum": 4 flow runs (3 with an auc, one with a NaN auc) with 2 task runs each; "other": 1 run."""
     flows, tasks = [], []
     for i, auc in enumerate((0.7, 0.9, 0.8, math.nan)):
+        _next_millisecond()  # each flow run starts later than the one before: "newest first" is one order
         flow = client.create_run("sum", run_name=f"flow-{i}", kind="flow", params={"lr": str(i)})
         client.log_metric(flow.id, "auc", auc)
         for step in range(3):
@@ -29,9 +31,17 @@ def table(client: Client) -> dict[str, list[str]]:
         client.end_run(flow.id)
         flows.append(flow.id)
     client.log_metric(client.create_run("other", run_name="lone").id, "auc", 0.99)
+    _next_millisecond()
     bare = client.create_run("sum", run_name="no-auc", kind="flow")  # no metrics at all, still running
     flows.append(bare.id)
     return {"flows": flows, "tasks": tasks}
+
+
+def _next_millisecond() -> None:
+    """Wait until the run clock (milliseconds) has moved on, so the next run's start time is later."""
+    started = now_ms()
+    while now_ms() == started:
+        pass
 
 
 def test_experiment_summaries(client: Client, table: dict[str, list[str]]) -> None:
